@@ -1,0 +1,3 @@
+"""estimators — learning model parameters from data (objectives, optimisers, one training loop)."""
+
+__all__ = []

@@ -1,0 +1,36 @@
+"""pgm — what a distribution is: graphs, factors, energies and exact computations.
+
+Examples
+--------
+>>> import pgm
+>>> bn = pgm.read_bif(pgm.example_path("alarm"))
+>>> round(float(pgm.exact.marginals(bn)["HYPOVOLEMIA"][0]), 4)
+0.2
+"""
+
+import os as _os
+
+from . import errors, exact
+from .bayesian import BayesianNetwork
+from .cpd import LinearGaussianCPD, LogisticCPD, TabularCPD
+from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
+from .elimination import elimination_order, induced_width
+from .factor import DiscreteFactor
+from .io import load, read_bif, read_evidence, read_uai, write_bif, write_uai
+
+__all__ = [
+    "BayesianNetwork", "TabularCPD", "LogisticCPD", "LinearGaussianCPD",
+    "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
+    "exact", "errors", "elimination_order", "induced_width",
+    "read_uai", "write_uai", "read_evidence", "read_bif", "write_bif", "load", "example_path",
+]
+
+__version__ = "0.1.0"
+
+
+def example_path(name):
+    """Path of a bundled example network (``"alarm"``, ``"asia"``, ``"child"``, ``"insurance"``)."""
+    path = _os.path.join(_os.path.dirname(__file__), "data", f"{name}.bif.gz")
+    if not _os.path.exists(path):
+        raise FileNotFoundError(f"no bundled example named {name!r}")
+    return path

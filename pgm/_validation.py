@@ -1,0 +1,91 @@
+"""Input checks shared by the model classes (private)."""
+
+import numbers
+
+import numpy as np
+
+from .errors import CardinalityError, EvidenceError, ModelError, UnknownVariableError
+
+
+def check_name(name):
+    """Variable names are ``str`` or ``int`` so that they survive JSON and file formats."""
+    if isinstance(name, bool) or not isinstance(name, (str, numbers.Integral)):
+        raise TypeError(
+            f"variable names must be str or int, got {name!r} of type {type(name).__name__}"
+        )
+    return int(name) if isinstance(name, numbers.Integral) else name
+
+
+def check_cardinality(name, card):
+    if isinstance(card, bool) or not isinstance(card, numbers.Integral):
+        raise TypeError(f"cardinality of {name!r} must be an integer, got {card!r}")
+    if card < 1:
+        raise CardinalityError(f"cardinality of {name!r} must be >= 1, got {card}")
+    return int(card)
+
+
+def as_float_array(values, what):
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be numeric, got {type(values).__name__}: {exc}") from None
+    return arr
+
+
+def check_states(x, cardinalities, variables):
+    """Validate a batch of discrete states; returns (int64 array (n, d), was_1d)."""
+    arr = np.asarray(x)
+    one = arr.ndim == 1
+    if one:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != len(variables):
+        raise CardinalityError(
+            f"states must have shape (n, {len(variables)}) or ({len(variables)},), got {np.shape(x)}"
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError("discrete states must be integers; got non-integral floats")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"discrete states must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    cards = np.asarray(cardinalities, dtype=np.int64)
+    bad = (arr < 0) | (arr >= cards[None, :])
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise EvidenceError(
+            f"state {arr[row, col]} of variable {variables[col]!r} (row {row}) is outside "
+            f"0..{cards[col] - 1}"
+        )
+    return arr, one
+
+
+def check_evidence(evidence, index, cardinalities):
+    """Validate ``{variable: state}``; returns a new dict with int states."""
+    if evidence is None:
+        return {}
+    if not isinstance(evidence, dict):
+        raise TypeError(f"evidence must be a dict {{variable: state}}, got {type(evidence).__name__}")
+    out = {}
+    for var, val in evidence.items():
+        if var not in index:
+            raise UnknownVariableError(f"evidence names unknown variable {var!r}")
+        card = cardinalities[index[var]]
+        if isinstance(val, bool) or not isinstance(val, numbers.Integral):
+            raise EvidenceError(f"evidence value for {var!r} must be an integer state, got {val!r}")
+        if not 0 <= val < card:
+            raise EvidenceError(
+                f"evidence value {val} for {var!r} is outside its domain 0..{card - 1}"
+            )
+        out[var] = int(val)
+    return out
+
+
+def check_variables(variables, index, what="query"):
+    out = []
+    for v in variables:
+        if v not in index:
+            raise UnknownVariableError(f"{what} names unknown variable {v!r}")
+        out.append(v)
+    if len(set(out)) != len(out):
+        raise ModelError(f"{what} repeats a variable: {out}")
+    return out

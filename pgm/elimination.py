@@ -1,0 +1,212 @@
+"""Greedy elimination orders, induced width and chordal completion (SPEC.md §1, exact inference).
+
+Variable elimination costs time and memory exponential in the size of the largest cluster it
+creates; the cluster sizes are fixed by the elimination order.  This module computes orders with
+the classic greedy heuristics (Koller & Friedman, *Probabilistic Graphical Models*, §9.4.3):
+
+* ``"min_degree"``: fewest neighbours;
+* ``"min_fill"``: fewest edges added among the neighbours;
+* ``"weighted_min_fill"``: fill edges weighted by the product of their endpoints' cardinalities;
+* ``"min_weight"``: smallest product of cardinalities of the variable and its neighbours.
+
+Ties are broken by the node's position in ``graph.nodes`` so every order is deterministic.
+Scores are updated incrementally (only the two-hop neighbourhood of an eliminated node can
+change), so orders for graphs of thousands of nodes take milliseconds to seconds.
+"""
+
+import heapq
+import math
+
+import networkx as nx
+
+__all__ = [
+    "HEURISTICS",
+    "elimination_order",
+    "induced_width",
+    "eliminate_symbolically",
+    "chordal_completion",
+    "bandwidth_order",
+    "order_cost",
+    "best_order",
+]
+
+HEURISTICS = ("min_fill", "weighted_min_fill", "min_degree", "min_weight")
+
+
+def _score(heuristic, v, adj, card):
+    nbrs = adj[v]
+    if heuristic == "min_degree":
+        return len(nbrs)
+    if heuristic == "min_weight":
+        return math.prod(card(u) for u in nbrs) * card(v)
+    nb = list(nbrs)
+    fill = 0
+    for i, a in enumerate(nb):
+        adj_a = adj[a]
+        for b in nb[i + 1 :]:
+            if b not in adj_a:
+                fill += 1 if heuristic == "min_fill" else card(a) * card(b)
+    return fill
+
+
+def elimination_order(graph, heuristic="min_fill", cardinalities=None, nodes=None):
+    """Greedy elimination order of an undirected graph.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        Interaction graph (directions, if any, are ignored).
+    heuristic : {"min_fill", "weighted_min_fill", "min_degree", "min_weight"}
+    cardinalities : dict, optional
+        Number of states per node (default 2), used by the weighted heuristics.
+    nodes : iterable, optional
+        Eliminate only these nodes (the others stay in the graph); default all.
+
+    Returns
+    -------
+    list
+        Nodes in elimination order.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> elimination_order(nx.path_graph(4))
+    [0, 1, 2, 3]
+    """
+    if heuristic not in HEURISTICS:
+        raise ValueError(f"unknown elimination heuristic {heuristic!r}; expected one of {HEURISTICS}")
+    cardinalities = cardinalities or {}
+
+    def card(u):
+        return cardinalities.get(u, 2)
+
+    rank = {v: i for i, v in enumerate(graph.nodes)}
+    adj = {v: set(graph.adj[v]) - {v} for v in graph.nodes}
+    todo = set(graph.nodes) if nodes is None else set(nodes)
+    unknown = todo - set(adj)
+    if unknown:
+        raise ValueError(f"nodes {sorted(map(repr, unknown))} are not in the graph")
+    current = {v: _score(heuristic, v, adj, card) for v in todo}
+    heap = [(s, rank[v], v) for v, s in current.items()]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        s, _, v = heapq.heappop(heap)
+        if v not in current or current[v] != s:
+            continue  # stale entry
+        del current[v]
+        order.append(v)
+        nbrs = adj.pop(v)
+        for a in nbrs:
+            adj[a].discard(v)
+            adj[a].update(nbrs - {a})
+        touched = set(nbrs)
+        for a in nbrs:
+            touched.update(adj[a])
+        for u in touched:
+            if u in current:
+                new = _score(heuristic, u, adj, card)
+                if new != current[u]:
+                    current[u] = new
+                    heapq.heappush(heap, (new, rank[u], u))
+    return order
+
+
+def eliminate_symbolically(graph, order):
+    """Simulate elimination: the cluster ``{v} ∪ N(v)`` at each step and the fill edges.
+
+    Returns
+    -------
+    clusters : list of list
+        ``clusters[i] = [order[i], *neighbours at elimination time]``.
+    fill_edges : list of tuple
+    """
+    adj = {v: set(graph.adj[v]) - {v} for v in graph.nodes}
+    rank = {v: i for i, v in enumerate(graph.nodes)}
+    clusters, fill = [], []
+    for v in order:
+        if v not in adj:
+            raise ValueError(f"elimination order names {v!r}, which is not (or no longer) in the graph")
+        nbrs = adj.pop(v)
+        nb = sorted(nbrs, key=rank.__getitem__)
+        for i, a in enumerate(nb):
+            adj[a].discard(v)
+            for b in nb[i + 1 :]:
+                if b not in adj[a]:
+                    fill.append((a, b))
+                    adj[a].add(b)
+                    adj[b].add(a)
+        clusters.append([v] + nb)
+    return clusters, fill
+
+
+def induced_width(graph, order):
+    """Largest cluster size minus one when eliminating ``graph`` in ``order``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> induced_width(nx.cycle_graph(5), [0, 1, 2, 3, 4])
+    2
+    """
+    clusters, _ = eliminate_symbolically(graph, list(order))
+    return max((len(c) for c in clusters), default=1) - 1
+
+
+def chordal_completion(graph, order=None, heuristic="min_fill", cardinalities=None):
+    """Chordal supergraph of ``graph`` obtained by adding the fill edges of an elimination.
+
+    Returns a new ``networkx.Graph`` with the same nodes (in the same order) and the fill edges
+    added; each added edge has the attribute ``fill=True``.
+    """
+    if order is None:
+        order = elimination_order(graph, heuristic, cardinalities)
+    _, fill = eliminate_symbolically(graph, order)
+    chordal = nx.Graph()
+    chordal.add_nodes_from(graph.nodes)
+    chordal.add_edges_from(graph.edges)
+    chordal.add_edges_from(fill, fill=True)
+    return chordal
+
+
+def bandwidth_order(graph):
+    """Reverse Cuthill–McKee order: a low-bandwidth order, near-optimal on grid-like graphs.
+
+    Greedy min-fill leaves induced width ≈ 28 on a 20×20 grid whose treewidth is 20; a
+    bandwidth order reaches 20.  Components are ordered one after another.
+    """
+    order = []
+    for comp in nx.connected_components(graph):
+        sub = graph.subgraph(comp)
+        order.extend(nx.utils.reverse_cuthill_mckee_ordering(sub))
+    return order
+
+
+def order_cost(graph, order, cardinalities=None):
+    """Total and largest number of table entries of the clusters created by ``order``."""
+    cardinalities = cardinalities or {}
+    clusters, _ = eliminate_symbolically(graph, order)
+    sizes = [math.prod(cardinalities.get(u, 2) for u in c) for c in clusters]
+    return sum(sizes), max(sizes, default=1)
+
+
+def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_fill", "min_fill", "min_degree", "bandwidth")):
+    """The cheapest (smallest total table size) of several heuristic orders; deterministic.
+
+    When ``nodes`` is given only those are eliminated; the order then lists only them.
+    """
+    best = None
+    for name in candidates:
+        if name == "bandwidth":
+            if nodes is not None:
+                keep = set(nodes)
+                order = [v for v in bandwidth_order(graph) if v in keep]
+                # eliminating a subset in bandwidth order: valid, though maybe not ideal
+            else:
+                order = bandwidth_order(graph)
+        else:
+            order = elimination_order(graph, name, cardinalities, nodes)
+        total, largest = order_cost(graph, order, cardinalities)
+        if best is None or (total, largest) < best[0]:
+            best = ((total, largest), order)
+    return best[1]
