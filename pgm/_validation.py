@@ -13,7 +13,7 @@ def check_name(name):
         raise TypeError(
             f"variable names must be str or int, got {name!r} of type {type(name).__name__}"
         )
-    return int(name) if isinstance(name, numbers.Integral) else name
+    return int(name) if isinstance(name, numbers.Integral) else str(name)
 
 
 def check_cardinality(name, card):

@@ -10,6 +10,7 @@ belief of ``v``'s cluster.
 
 import numpy as np
 
+from ._validation import check_name
 from .cpd import TabularCPD
 from .errors import ModelError
 
@@ -26,8 +27,8 @@ def markov_to_bayesian(model, order=None, memory_limit=None):
     if order is None:
         elim = best_order(g, problem.cards)
     else:
-        order = list(order)
-        if sorted(map(repr, order)) != sorted(map(repr, model.variables)) or len(set(order)) != len(order):
+        order = [check_name(v) for v in order]
+        if set(order) != set(model.variables) or len(order) != len(model.variables):
             raise ModelError("order must list every variable of the model exactly once")
         elim = order[::-1]
     tree = exact._CliqueTree(problem, elim, (), memory_limit, store=True)
@@ -40,11 +41,10 @@ def markov_to_bayesian(model, order=None, memory_limit=None):
         C = tree.clusters[v]  # [v, *earlier neighbours]
         b = belief[v]
         joint = np.exp(b - b.max())
-        cond = joint / joint.sum(axis=0, keepdims=True)
-        # parent configurations of probability zero: any distribution is exact; use uniform
-        bad = ~np.isfinite(cond)
-        if bad.any():
-            cond[bad] = 1.0 / problem.cards[v]
+        total = joint.sum(axis=0, keepdims=True)
+        # parent configurations of probability zero: any conditional is exact; use uniform
+        cond = np.divide(joint, total, out=np.full_like(joint, 1.0 / problem.cards[v]),
+                         where=total > 0)
         cpds.append(TabularCPD(v, problem.cards[v], cond, parents=C[1:],
                                parent_cardinalities=[problem.cards[u] for u in C[1:]],
                                tolerance=1e-6))

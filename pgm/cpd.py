@@ -20,6 +20,11 @@ from .factor import DiscreteFactor
 __all__ = ["TabularCPD", "LogisticCPD", "LinearGaussianCPD"]
 
 
+def _parent_matrix(parent_values):
+    pv = np.asarray(parent_values, dtype=np.float64)
+    return pv[None, :] if pv.ndim == 1 else pv
+
+
 def _log_sigmoid(z):
     return -np.logaddexp(0.0, -z)
 
@@ -104,7 +109,7 @@ class TabularCPD(_CPD):
             raise NormalizationError(f"CPD of {self.variable!r} has non-finite entries")
         if np.any(arr < 0):
             raise NormalizationError(
-                f"CPD of {self.variable!r} has negative entries (min {arr.min()!r})"
+                f"CPD of {self.variable!r} has negative entries (min {float(arr.min())!r})"
             )
         sums = arr.sum(axis=0)
         worst = np.max(np.abs(sums - 1.0)) if sums.size else 0.0
@@ -112,7 +117,7 @@ class TabularCPD(_CPD):
             col = np.unravel_index(np.argmax(np.abs(sums - 1.0)), sums.shape)
             raise NormalizationError(
                 f"CPD of {self.variable!r} is not normalised: the column for parent states "
-                f"{tuple(int(c) for c in col)} sums to {sums[col]!r} (tolerance {tolerance})"
+                f"{tuple(int(c) for c in col)} sums to {float(sums[col])!r} (tolerance {tolerance})"
             )
         self._values = arr / sums
         self.state_names = {}
@@ -212,8 +217,7 @@ class LogisticCPD(_CPD):
         return len(self.parents) + 1
 
     def logit(self, parent_values):
-        pv = np.asarray(parent_values, dtype=np.float64).reshape(-1, len(self.parents))
-        return self.bias + pv @ self.weights
+        return self.bias + _parent_matrix(parent_values) @ self.weights
 
     def log_prob(self, x, parent_values):
         z = self.logit(parent_values)
@@ -266,8 +270,7 @@ class LinearGaussianCPD(_CPD):
         return len(self.parents) + 2
 
     def mean(self, parent_values):
-        pv = np.asarray(parent_values, dtype=np.float64).reshape(-1, len(self.parents))
-        return self.bias + pv @ self.weights
+        return self.bias + _parent_matrix(parent_values) @ self.weights
 
     def log_prob(self, x, parent_values):
         r = np.asarray(x, dtype=np.float64) - self.mean(parent_values)

@@ -262,14 +262,14 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     --------
     >>> from pgm import DiscreteFactor, MarkovNetwork
     >>> m = MarkovNetwork([DiscreteFactor(["a"], [1.0, 3.0])])
-    >>> marginals(m)["a"].tolist()
+    >>> marginals(m)["a"].round(12).tolist()
     [0.25, 0.75]
     """
     p = _Problem(model, evidence)
     order = _resolve_order(p, order)
     tree = _CliqueTree(p, order, (), memory_limit, store=True)
     roots = tree.upward(store=True)
-    log_z = sum(float(m) for _, m in roots)
+    log_z = p.const + sum(float(m) for _, m in roots)
     if not np.isfinite(log_z):
         raise ModelError("the evidence has probability zero: marginals are undefined")
     belief = tree.downward()
@@ -316,7 +316,7 @@ def query(model, variables, evidence=None, order=None, memory_limit=None):
     roots = tree.upward()
     joint = _combine(roots + tree.residual, free_q, p.cards)
     lz = _lse(joint.reshape(-1), axis=0)
-    if not np.isfinite(lz):
+    if not np.isfinite(lz + p.const):
         raise ModelError("the evidence has probability zero: the query is undefined")
     joint = np.exp(joint - lz)
     # insert point-mass axes for observed query variables, in the requested order
@@ -361,7 +361,7 @@ def enumerate(model, evidence=None, memory_limit=None, max_states=2**24):
     --------
     >>> from pgm import DiscreteFactor, MarkovNetwork
     >>> m = MarkovNetwork([DiscreteFactor(["a"], [1.0, 3.0])])
-    >>> enumerate(m).prob.tolist()
+    >>> enumerate(m).prob.round(12).tolist()
     [0.25, 0.75]
     """
     p = _Problem(model, evidence)

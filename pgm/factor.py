@@ -32,7 +32,7 @@ class DiscreteFactor:
     >>> f = DiscreteFactor(["a", "b"], [[1.0, 2.0], [3.0, 4.0]])
     >>> f.cardinalities
     (2, 2)
-    >>> float(f.table[1, 0])
+    >>> round(float(f.table[1, 0]), 12)
     3.0
     """
 
@@ -73,7 +73,7 @@ class DiscreteFactor:
                 raise ModelError(f"table of factor over {scope} has non-finite entries")
             if np.any(arr < 0):
                 raise ModelError(
-                    f"table of factor over {scope} has negative entries (min {arr.min()!r}); "
+                    f"table of factor over {scope} has negative entries (min {float(arr.min())!r}); "
                     "factors must be non-negative"
                 )
             with np.errstate(divide="ignore"):

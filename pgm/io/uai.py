@@ -167,8 +167,11 @@ def read_uai(path, evidence=None, tolerance=1e-4):
         parents, child = s[:-1], s[-1]
         # UAI table axes: parents..., child  ->  TabularCPD values (card, *parent_cards)
         values = np.moveaxis(t, -1, 0)
-        cpds.append(TabularCPD(child, cards[child], values, parents,
-                               [cards[p] for p in parents], tolerance=tolerance))
+        try:
+            cpds.append(TabularCPD(child, cards[child], values, parents,
+                                   [cards[p] for p in parents], tolerance=tolerance))
+        except ValueError as exc:
+            raise ParseError(str(exc), str(path)) from None
     try:
         return BayesianNetwork(cpds, nodes=variables, evidence=ev)
     except ValueError as exc:
