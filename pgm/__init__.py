@@ -16,10 +16,12 @@ from .cpd import LinearGaussianCPD, LogisticCPD, TabularCPD
 from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
 from .elimination import elimination_order, induced_width
 from .factor import DiscreteFactor
+from .spin import BoltzmannMachine, Ising, Potts
 from .io import load, read_bif, read_evidence, read_uai, write_bif, write_uai
 
 __all__ = [
     "BayesianNetwork", "TabularCPD", "LogisticCPD", "LinearGaussianCPD",
+    "Ising", "Potts", "BoltzmannMachine",
     "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
     "exact", "errors", "elimination_order", "induced_width",
     "read_uai", "write_uai", "read_evidence", "read_bif", "write_bif", "load", "example_path",

@@ -1,5 +1,15 @@
-"""samplers — turning models into draws: ancestral sampling, likelihood weighting, Gibbs, ..."""
+"""samplers — turning models into draws.
+
+* :func:`sample` — compiled MCMC (Gibbs, block Gibbs, Metropolis) on discrete models, many
+  chains in parallel, per-chain random streams; returns :class:`Samples` (``to_arviz()``).
+* :func:`ancestral`, :func:`likelihood_weighting` — exact / importance sampling of Bayesian
+  networks.
+* :func:`threads` — context manager for the kernels' thread count.
+"""
 
 from .ancestral import ancestral, likelihood_weighting
+from .results import ChainState, Samples
+from .sample import METHODS, sample
+from .threads import threads
 
-__all__ = ["ancestral", "likelihood_weighting"]
+__all__ = ["sample", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]

@@ -1,0 +1,139 @@
+"""Results of a sampling run: :class:`Samples` and the resumable :class:`ChainState`.
+
+Arrays are shaped ``(chain, draw, ...)``.  ``sample_stats`` use ArviZ names: ``lp`` is the log
+unnormalised density ``log p̃(x)`` of each draw, ``acceptance_rate`` the Metropolis acceptance
+rate; a potential energy is never called ``energy`` there (ArviZ reads that as the HMC
+Hamiltonian).  Recorded observables (``energy``, ``magnetization``, user functions) go to the
+posterior group of :meth:`Samples.to_arviz`, where R-hat and ESS apply to them.
+"""
+
+import json
+
+import numpy as np
+
+__all__ = ["Samples", "ChainState"]
+
+_FORMAT = "pgmc-chain-state"
+_VERSION = 1
+
+
+class ChainState:
+    """Where a set of chains stands: states and per-chain RNG streams.
+
+    Pass it as ``init=`` to :func:`samplers.sample` to continue exactly where a run stopped
+    (the seed is then ignored); ``save`` / ``load`` checkpoint it without pickle.
+
+    Attributes
+    ----------
+    x : ndarray (chains, n_vars)
+        Current states in the model's domain.
+    rng_state : uint64 ndarray (chains, 4)
+        xoshiro256 state of each chain.
+    """
+
+    def __init__(self, x, rng_state):
+        self.x = np.array(x, copy=True)
+        self.rng_state = np.array(rng_state, dtype=np.uint64, copy=True)
+
+    @property
+    def chains(self):
+        return self.x.shape[0]
+
+    def save(self, path):
+        meta = json.dumps({"format": _FORMAT, "version": _VERSION})
+        with open(path, "wb") as fh:
+            np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta))
+
+    @classmethod
+    def load(cls, path):
+        from pgm.errors import ParseError
+
+        with np.load(path, allow_pickle=False) as data:
+            try:
+                meta = json.loads(str(data["__meta__"]))
+                if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
+                    raise ParseError(f"not a chain state of version {_VERSION}: {meta}", str(path))
+                return cls(data["x"], data["rng_state"])
+            except KeyError as exc:
+                raise ParseError(f"missing record {exc}", str(path)) from None
+
+    def __repr__(self):
+        return f"ChainState(chains={self.x.shape[0]}, n_vars={self.x.shape[1]})"
+
+
+class Samples:
+    """Draws of a sampling run.
+
+    Attributes
+    ----------
+    states : ndarray (chain, draw, variable) or None
+        ``None`` when run with ``keep_states=False``.
+    observables : dict of ndarray (chain, draw)
+    sample_stats : dict of ndarray (chain, draw)
+    variables : list
+        Names of the state columns.
+    final_state : ChainState
+    info : dict
+        Method, scan, seed, timings and other run settings.
+    """
+
+    def __init__(self, states, observables, sample_stats, variables, final_state, info):
+        self.states = states
+        self.observables = observables
+        self.sample_stats = sample_stats
+        self.variables = list(variables)
+        self.final_state = final_state
+        self.info = info
+
+    @property
+    def chains(self):
+        return self.final_state.chains
+
+    @property
+    def draws(self):
+        return next(iter(self.sample_stats.values())).shape[1]
+
+    def __repr__(self):
+        return (f"Samples(method={self.info.get('method')!r}, chains={self.chains}, draws={self.draws}, "
+                f"n_vars={len(self.variables)}, observables={sorted(self.observables)})")
+
+    def marginals(self):
+        """Empirical marginal distribution of every variable over all chains and draws."""
+        if self.states is None:
+            raise ValueError("states were not kept (keep_states=False)")
+        domain = self.info["domain"]
+        flat = self.states.reshape(-1, self.states.shape[-1])
+        return {v: np.array([(flat[:, j] == d).mean() for d in domain])
+                for j, v in enumerate(self.variables)}
+
+    def to_arviz(self, include_states=True):
+        """ArviZ ``InferenceData`` with dims ``chain`` and ``draw``.
+
+        The posterior group holds ``x`` (dims ``chain, draw, variable``) when states were kept
+        and ``include_states`` is true, plus every observable; ``sample_stats`` holds ``lp`` and,
+        for Metropolis, ``acceptance_rate``.
+
+        Examples
+        --------
+        >>> import pgm, samplers
+        >>> s = samplers.sample(pgm.Ising.grid(4, 4, beta=0.3), chains=2, draws=50, seed=0,
+        ...                     progress=False)
+        >>> idata = s.to_arviz()
+        >>> sorted(idata.posterior.data_vars)
+        ['energy', 'magnetization', 'x']
+        """
+        import arviz as az
+
+        posterior = {}
+        coords, dims = {}, {}
+        if include_states and self.states is not None:
+            posterior["x"] = self.states
+            coords["variable"] = [str(v) for v in self.variables]
+            dims["x"] = ["variable"]
+        posterior.update(self.observables)
+        stats = dict(self.sample_stats)
+        major = int(az.__version__.split(".")[0])
+        if major >= 1:
+            return az.from_dict({"posterior": posterior, "sample_stats": stats},
+                                coords=coords, dims=dims)
+        return az.from_dict(posterior=posterior, sample_stats=stats, coords=coords, dims=dims)

@@ -1,0 +1,325 @@
+"""The sampling driver: ``samplers.sample(model, method=...)`` (SPEC.md §2, MCMC).
+
+Runs many chains of a compiled kernel — single-site Gibbs (systematic or random scan), block
+Gibbs over the colour classes of a graph colouring (or user blocks), or single-site Metropolis —
+first for ``warmup`` sweeps (discarded), then for ``draws × thin`` sweeps in chunks, recording
+states and observables, and returns :class:`~samplers.results.Samples`.
+
+Reproducibility: one ``seed`` → ``SeedSequence(seed).spawn(2)``: one child draws the initial
+states, the other seeds one xoshiro256 stream per chain (``SeedSequence.spawn``).  Results are
+bit-identical for any thread count, and continuing from ``Samples.final_state`` reproduces a
+longer run exactly.
+"""
+
+import numbers
+import sys
+import time
+
+import networkx as nx
+import numpy as np
+
+from pgm.bayesian import BayesianNetwork
+from pgm.discrete import DiscreteModel
+from pgm.errors import EvidenceError, ModelError, TooLargeError, UnknownVariableError
+from pgm.spin import BoltzmannMachine, Ising, _PairwiseModel
+
+from ._engines import FactorEngine, SpinEngine
+from ._rng import make_rng_state
+from .results import ChainState, Samples
+
+__all__ = ["sample", "METHODS"]
+
+METHODS = ("gibbs", "block_gibbs", "metropolis")
+SCANS = ("systematic", "random")
+#: largest state array ``keep_states=True`` may allocate (bytes)
+STATE_MEMORY_LIMIT = 8 * 2**30
+_CHUNK_BYTES = 32 * 2**20
+
+
+def _count(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class _Target:
+    """Variables, cardinalities, domain, evidence and graph of a model, uniformly."""
+
+    def __init__(self, model, evidence):
+        if isinstance(model, _PairwiseModel):
+            self.variables = model.variables
+            self.cards = model.cardinality_array
+            self.domain = tuple(model.domain)
+            self.evidence = model.check_evidence(model.evidence if evidence is None else evidence)
+            self.graph = model.graph
+        elif isinstance(model, (DiscreteModel, BayesianNetwork)):
+            if isinstance(model, BayesianNetwork):
+                model._require_discrete("Gibbs sampling")
+            from pgm._validation import check_evidence
+
+            self.variables = list(model.variables)
+            self.cards = model.cardinality_array
+            self.domain = None
+            index = {v: i for i, v in enumerate(self.variables)}
+            ev = check_evidence(model.evidence if evidence is None else evidence, index, self.cards)
+            self.evidence = {index[v]: x for v, x in ev.items()}
+            self.graph = nx.convert_node_labels_to_integers(
+                model.moral_graph() if isinstance(model, BayesianNetwork) else _factor_graph(model),
+                ordering="default")
+        else:
+            raise TypeError(
+                f"samplers.sample needs a discrete model (Ising, Potts, BoltzmannMachine, "
+                f"MarkovNetwork, FactorGraph, BayesianNetwork), got {type(model).__name__}"
+            )
+        self.n = len(self.variables)
+        self.free = np.array([i for i in range(self.n) if i not in self.evidence], dtype=np.int64)
+
+    def user_value(self, i, idx):
+        return self.domain[idx] if self.domain is not None else idx
+
+
+def _factor_graph(model):
+    g = nx.Graph()
+    g.add_nodes_from(model.variables)
+    for f in model.factors:
+        s = f.scope
+        g.add_edges_from((s[a], s[b]) for a in range(len(s)) for b in range(a + 1, len(s)))
+    return g
+
+
+def _colour_order(model, target):
+    """Block-Gibbs order: colour classes of the free variables, one after another."""
+    free = target.free
+    shape = getattr(model, "shape", None)
+    if shape is not None and isinstance(model, Ising) and all(k % 2 == 0 for k in shape):
+        rows, cols = shape
+        colour = (np.arange(rows)[:, None] + np.arange(cols)[None, :]).reshape(-1) % 2
+        colours = colour[free]
+    else:
+        g = target.graph.subgraph(free.tolist())
+        if nx.is_bipartite(g):
+            cmap = nx.bipartite.color(g)
+        else:
+            cmap = nx.greedy_color(g, strategy="smallest_last")
+        colours = np.array([cmap[int(i)] for i in free])
+    return free[np.argsort(colours, kind="stable")]
+
+
+def _user_blocks(blocks, target, model):
+    index = {v: i for i, v in enumerate(target.variables)}
+    seen = []
+    for b, block in enumerate(blocks):
+        idx = []
+        for v in block:
+            if v not in index:
+                raise UnknownVariableError(f"block {b} names unknown variable {v!r}")
+            i = index[v]
+            if i in target.evidence:
+                raise EvidenceError(f"block {b} contains observed variable {v!r}")
+            idx.append(i)
+        sub = target.graph.subgraph(idx)
+        if sub.number_of_edges():
+            u, w = next(iter(sub.edges))
+            raise ModelError(
+                f"block {b} is not conditionally independent: variables "
+                f"{target.variables[u]!r} and {target.variables[w]!r} interact"
+            )
+        seen.extend(idx)
+    if sorted(seen) != sorted(target.free.tolist()):
+        raise ModelError("blocks must partition the unobserved variables (each exactly once)")
+    return np.array(seen, dtype=np.int64)
+
+
+def _initial_states(init, target, chains, rng, engine):
+    n = target.n
+    if init is None:
+        x = np.empty((chains, n), dtype=np.int64)
+        for i in range(n):
+            x[:, i] = rng.integers(0, target.cards[i], size=chains)
+        idx = x
+    else:
+        arr = np.asarray(init)
+        if arr.ndim == 1:
+            arr = np.broadcast_to(arr, (chains, n))
+        if arr.shape != (chains, n):
+            raise ModelError(f"init must have shape ({chains}, {n}) or ({n},), got {np.shape(init)}")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"init must hold integers, got dtype {arr.dtype}")
+        if target.domain is not None:
+            ok = np.isin(arr, target.domain)
+            if not ok.all():
+                raise EvidenceError(f"init value {arr[~ok].flat[0]!r} is outside the domain {target.domain}")
+            idx = np.searchsorted(np.asarray(target.domain), arr)
+        else:
+            bad = (arr < 0) | (arr >= target.cards[None, :])
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise EvidenceError(f"init value {arr[r, c]} of variable {target.variables[c]!r} is outside 0..{target.cards[c] - 1}")
+            idx = arr.astype(np.int64)
+        for i, v in target.evidence.items():
+            if np.any(idx[:, i] != v):
+                raise EvidenceError(f"init disagrees with the evidence on variable {target.variables[i]!r}")
+        idx = np.array(idx, dtype=np.int64)
+    for i, v in target.evidence.items():
+        idx[:, i] = v
+    user = np.asarray(target.domain)[idx] if target.domain is not None else idx
+    return engine.to_internal(user)
+
+
+class _Progress:
+    def __init__(self, total, enabled):
+        self.total, self.done = total, 0
+        self.enabled = enabled and total > 0 and sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+
+    def update(self, k, phase):
+        self.done += k
+        if self.enabled:
+            frac = self.done / self.total
+            bar = "#" * int(30 * frac)
+            sys.stderr.write(f"\r{phase:>8} [{bar:<30}] {100 * frac:5.1f}%  {time.perf_counter() - self.t0:6.1f}s")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
+           evidence=None, init=None, scan="systematic", blocks=None, observables=None,
+           keep_states=True, progress=True):
+    """Draw MCMC samples of a discrete model.
+
+    Parameters
+    ----------
+    model : Ising, Potts, BoltzmannMachine, MarkovNetwork, FactorGraph or BayesianNetwork
+    method : {"gibbs", "block_gibbs", "metropolis"}
+        Single-site heat-bath Gibbs; block Gibbs over colour classes (``blocks``); single-site
+        Metropolis with a uniform proposal among the other states.
+    chains : int, default 4 (or the number in ``init`` when it is a ChainState)
+    draws : int
+        Recorded draws per chain.
+    warmup : int, optional
+        Sweeps discarded before recording (default ``draws // 2``; use 0 when continuing).
+    thin : int
+        Sweeps per recorded draw.
+    seed : int, SeedSequence or None
+    evidence : dict, optional
+        ``{variable: value}`` clamped variables (default ``model.evidence``).
+    init : array (chains, n_vars) or (n_vars,), ChainState, or None
+        Initial states (uniformly random when ``None``).  A :class:`ChainState` (e.g.
+        ``Samples.final_state``) continues those chains and their random streams exactly.
+    scan : {"systematic", "random"}
+        Site order of single-site methods.
+    blocks : list of lists of variables, optional
+        Block-Gibbs blocks (each conditionally independent given the others); default: colour
+        classes of a ``smallest_last`` greedy colouring (a checkerboard on even lattices).
+    observables : dict {name: callable}, optional
+        Extra per-draw observables; each callable receives states ``(chains, k, n_vars)`` in the
+        model's domain and returns ``(chains, k)``.  ``energy`` (and ``magnetization`` for spin
+        models, ``mean_activation`` for Boltzmann machines) are always recorded.
+    keep_states : bool
+        Store every recorded state (``Samples.states``); set ``False`` for long runs on large
+        models and record observables only.
+    progress : bool
+        Progress bar on a terminal's stderr.
+
+    Returns
+    -------
+    Samples
+
+    Examples
+    --------
+    >>> import pgm, samplers
+    >>> s = samplers.sample(pgm.Ising.grid(8, 8, beta=0.44), method="block_gibbs", chains=2,
+    ...                     draws=100, seed=1, progress=False)
+    >>> s.states.shape, s.observables["magnetization"].shape
+    ((2, 100, 64), (2, 100))
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if scan not in SCANS:
+        raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
+    if isinstance(init, ChainState):
+        chains = init.chains if chains is None else chains
+    chains = _count(4 if chains is None else chains, "chains", 1)
+    draws = _count(draws, "draws", 1)
+    warmup = draws // 2 if warmup is None else _count(warmup, "warmup", 0)
+    thin = _count(thin, "thin", 1)
+    if observables is None:
+        observables = {}
+    if not isinstance(observables, dict) or not all(callable(f) for f in observables.values()):
+        raise TypeError("observables must be a dict {name: callable}")
+    target = _Target(model, evidence)
+    if method == "block_gibbs":
+        if scan != "systematic":
+            raise ValueError("block_gibbs visits blocks in sequence; scan='random' applies to 'gibbs' and 'metropolis'")
+        order = _user_blocks(blocks, target, model) if blocks is not None else _colour_order(model, target)
+    else:
+        if blocks is not None:
+            raise ValueError(f"blocks apply to method='block_gibbs', not {method!r}")
+        order = target.free
+    random_scan = scan == "random"
+    if isinstance(model, (Ising, BoltzmannMachine)) and method != "metropolis":
+        engine = SpinEngine(model, order, random_scan)
+    else:
+        engine = FactorEngine(model, order, random_scan, metropolis=method == "metropolis")
+    n = target.n
+    itemsize = np.dtype(np.int8 if isinstance(engine, SpinEngine) else np.int32).itemsize
+    if keep_states and chains * draws * n * itemsize > STATE_MEMORY_LIMIT:
+        raise TooLargeError(
+            f"keeping {chains}×{draws}×{n} states needs {chains * draws * n * itemsize / 2**30:.1f} GiB; "
+            "pass keep_states=False and record observables"
+        )
+    if isinstance(init, ChainState):
+        if init.x.shape != (chains, n):
+            raise ModelError(f"ChainState has shape {init.x.shape}, expected ({chains}, {n})")
+        state = _initial_states(init.x, target, chains, None, engine)
+        rng_state = np.ascontiguousarray(init.rng_state, dtype=np.uint64).copy()
+    else:
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        init_ss, chain_ss = ss.spawn(2)
+        state = _initial_states(init, target, chains, np.random.default_rng(init_ss), engine)
+        rng_state = make_rng_state(chain_ss, chains)
+
+    need_states = keep_states or bool(observables)
+    per_chunk = max(1, _CHUNK_BYTES // max(1, chains * n * itemsize))
+    bar = _Progress(warmup + draws * thin, progress)
+    t0 = time.perf_counter()
+    done = 0
+    while done < warmup:
+        k = min(warmup - done, per_chunk * thin)
+        engine.run(state, rng_state, k, 1, record=False, keep=False)
+        done += k
+        bar.update(k, "warmup")
+    t_warm = time.perf_counter() - t0
+    kept = np.empty((chains, draws, n), dtype=np.int8 if isinstance(engine, SpinEngine) else np.int32) \
+        if keep_states else None
+    obs_out, stats_out = {}, {}
+    done = 0
+    while done < draws:
+        k = min(draws - done, per_chunk)
+        states, obs, stats = engine.run(state, rng_state, k, thin, record=True, keep=need_states)
+        for name, f in observables.items():
+            val = np.asarray(f(states))
+            if val.shape != (chains, k):
+                raise ModelError(f"observable {name!r} returned shape {val.shape}, expected ({chains}, {k})")
+            obs[name] = val
+        if keep_states:
+            kept[:, done:done + k] = states
+        for dst, src in ((obs_out, obs), (stats_out, stats)):
+            for name, val in src.items():
+                if name not in dst:
+                    dst[name] = np.empty((chains, draws), dtype=np.float64)
+                dst[name][:, done:done + k] = val
+        done += k
+        bar.update(k * thin, "sampling")
+    bar.close()
+    final = ChainState(engine.to_user(state), rng_state)
+    info = {"method": method, "scan": scan, "chains": chains, "draws": draws, "warmup": warmup,
+            "thin": thin, "seed": seed if isinstance(seed, (int, type(None))) else None,
+            "domain": target.domain, "cardinalities": target.cards.tolist(),
+            "evidence": {target.variables[i]: target.user_value(i, v) for i, v in target.evidence.items()},
+            "seconds_warmup": t_warm, "seconds_sampling": time.perf_counter() - t0 - t_warm,
+            "engine": type(engine).__name__}
+    return Samples(kept, obs_out, stats_out, target.variables, final, info)
