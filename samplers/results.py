@@ -101,10 +101,16 @@ class Samples:
         """Empirical marginal distribution of every variable over all chains and draws."""
         if self.states is None:
             raise ValueError("states were not kept (keep_states=False)")
-        domain = self.info["domain"]
+        domain = self.info.get("domain")
+        cards = self.info["cardinalities"]
         flat = self.states.reshape(-1, self.states.shape[-1])
-        return {v: np.array([(flat[:, j] == d).mean() for d in domain])
-                for j, v in enumerate(self.variables)}
+        out = {}
+        for j, v in enumerate(self.variables):
+            col = flat[:, j]
+            if domain is not None:
+                col = np.searchsorted(np.asarray(domain), col)
+            out[v] = np.bincount(col, minlength=cards[j]) / col.size
+        return out
 
     def to_arviz(self, include_states=True):
         """ArviZ ``InferenceData`` with dims ``chain`` and ``draw``.

@@ -236,6 +236,13 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     >>> s.states.shape, s.observables["magnetization"].shape
     ((2, 100, 64), (2, 100))
     """
+    if getattr(model, "sampler_family", None) == "layered":
+        from ._layered import sample_layered  # RBM / DBM / DBN family: BLAS block Gibbs
+
+        return sample_layered(model, method=method, chains=chains, draws=draws, warmup=warmup,
+                              thin=thin, seed=seed, evidence=evidence, init=init, scan=scan,
+                              blocks=blocks, observables=observables, keep_states=keep_states,
+                              progress=progress)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if scan not in SCANS:
