@@ -105,3 +105,41 @@ def spin_csr(n, rows, cols, weights, field):
     np.add.at(indptr, r + 1, 1)
     np.cumsum(indptr, out=indptr)
     return SpinArrays(indptr, c, ww, np.ascontiguousarray(field, dtype=np.float64))
+
+
+def pairwise_binary_to_spin(variables, cardinalities, factors):
+    """Exact spin form of a model whose factors are unary/pairwise over binary variables.
+
+    With ``s = 2x − 1`` every log-table of arity ≤ 2 is ``c + h_i s_i + h_j s_j + J s_i s_j``;
+    the sums give ``log p̃(x) = Σ J s_i s_j + Σ h_i s_i + C``.  Returns ``(SpinArrays, C)``, or
+    ``None`` when some factor has arity > 2, a variable is not binary, or a table has zeros
+    (``−inf`` logs cannot be written as finite couplings).
+    """
+    index = {v: i for i, v in enumerate(variables)}
+    n = len(variables)
+    if any(cardinalities[v] != 2 for v in variables):
+        return None
+    field = np.zeros(n)
+    pairs = {}
+    const = 0.0
+    for f in factors:
+        t = f.log_table
+        if len(f.scope) > 2 or not np.all(np.isfinite(t)):
+            return None
+        if len(f.scope) == 0:
+            const += float(t)
+        elif len(f.scope) == 1:
+            i = index[f.scope[0]]
+            field[i] += (t[1] - t[0]) / 2
+            const += (t[0] + t[1]) / 2
+        else:
+            i, j = index[f.scope[0]], index[f.scope[1]]
+            field[i] += (t[1, 0] + t[1, 1] - t[0, 0] - t[0, 1]) / 4
+            field[j] += (t[0, 1] + t[1, 1] - t[0, 0] - t[1, 0]) / 4
+            const += t.sum() / 4
+            key = (min(i, j), max(i, j))
+            pairs[key] = pairs.get(key, 0.0) + (t[0, 0] + t[1, 1] - t[0, 1] - t[1, 0]) / 4
+    rows = np.array([k[0] for k in pairs], dtype=np.int64)
+    cols = np.array([k[1] for k in pairs], dtype=np.int64)
+    weights = np.array(list(pairs.values()), dtype=np.float64)
+    return spin_csr(n, rows, cols, weights, field), const

@@ -10,6 +10,7 @@
 from .ancestral import ancestral, likelihood_weighting
 from .results import ChainState, Samples
 from .sample import METHODS, sample
+from .tempering import geometric_betas, parallel_tempering
 from .threads import threads
 
-__all__ = ["sample", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]

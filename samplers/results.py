@@ -29,20 +29,28 @@ class ChainState:
         Current states in the model's domain.
     rng_state : uint64 ndarray (chains, 4)
         xoshiro256 state of each chain.
+    swap_rng_state : uint64 ndarray (chains, 4) or None
+        Replica-exchange streams of a tempered run (whose ``x`` then holds every replica,
+        ``chains × R`` rows).
     """
 
-    def __init__(self, x, rng_state):
+    def __init__(self, x, rng_state, swap_rng_state=None):
         self.x = np.array(x, copy=True)
         self.rng_state = np.array(rng_state, dtype=np.uint64, copy=True)
+        self.swap_rng_state = None if swap_rng_state is None else \
+            np.array(swap_rng_state, dtype=np.uint64, copy=True)
 
     @property
     def chains(self):
+        if self.swap_rng_state is not None:
+            return self.swap_rng_state.shape[0]
         return self.x.shape[0]
 
     def save(self, path):
         meta = json.dumps({"format": _FORMAT, "version": _VERSION})
+        extra = {} if self.swap_rng_state is None else {"swap_rng_state": self.swap_rng_state}
         with open(path, "wb") as fh:
-            np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta))
+            np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta), **extra)
 
     @classmethod
     def load(cls, path):
@@ -53,7 +61,8 @@ class ChainState:
                 meta = json.loads(str(data["__meta__"]))
                 if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
                     raise ParseError(f"not a chain state of version {_VERSION}: {meta}", str(path))
-                return cls(data["x"], data["rng_state"])
+                swap = data["swap_rng_state"] if "swap_rng_state" in data.files else None
+                return cls(data["x"], data["rng_state"], swap)
             except KeyError as exc:
                 raise ParseError(f"missing record {exc}", str(path)) from None
 

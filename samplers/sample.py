@@ -19,13 +19,15 @@ import networkx as nx
 import numpy as np
 
 from pgm.bayesian import BayesianNetwork
+from pgm.compiled import pairwise_binary_to_spin
 from pgm.discrete import DiscreteModel
 from pgm.errors import EvidenceError, ModelError, TooLargeError, UnknownVariableError
 from pgm.spin import BoltzmannMachine, Ising, _PairwiseModel
 
-from ._engines import FactorEngine, SpinEngine
+from ._engines import FactorEngine, SpinEngine, SpinForm
 from ._rng import make_rng_state
 from .results import ChainState, Samples
+from .tempering import TemperedRun, check_ladder, run_tempered
 
 __all__ = ["sample", "METHODS"]
 
@@ -187,7 +189,7 @@ class _Progress:
 
 def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
            evidence=None, init=None, scan="systematic", blocks=None, observables=None,
-           keep_states=True, progress=True):
+           keep_states=True, progress=True, tempering=None, swap_interval=1, include_hidden=False):
     """Draw MCMC samples of a discrete model.
 
     Parameters
@@ -223,6 +225,16 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
         models and record observables only.
     progress : bool
         Progress bar on a terminal's stderr.
+    tempering : array_like, optional
+        Inverse temperatures ``0 < β_0 < … < β_{R−1} = 1``: run parallel tempering with ``R``
+        replicas per chain (each with the chosen kernel) and return the β = 1 replicas; see
+        :func:`samplers.parallel_tempering`.  ``info`` then reports per-pair swap acceptance
+        and replica round trips, ``sample_stats`` a per-draw ``swap_rate``.
+    swap_interval : int
+        Sweeps between replica-exchange rounds.
+    include_hidden : bool
+        Layered models (RBM, DBM, DBN, ...; see ``samplers/_layered.py``) only: record every
+        layer, not just the visible units.
 
     Returns
     -------
@@ -242,7 +254,8 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
         return sample_layered(model, method=method, chains=chains, draws=draws, warmup=warmup,
                               thin=thin, seed=seed, evidence=evidence, init=init, scan=scan,
                               blocks=blocks, observables=observables, keep_states=keep_states,
-                              progress=progress)
+                              progress=progress, tempering=tempering, swap_interval=swap_interval,
+                              include_hidden=include_hidden)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if scan not in SCANS:
@@ -267,8 +280,14 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
             raise ValueError(f"blocks apply to method='block_gibbs', not {method!r}")
         order = target.free
     random_scan = scan == "random"
+    spin_form = None
+    if isinstance(model, (DiscreteModel, BayesianNetwork)) and method != "metropolis":
+        converted = pairwise_binary_to_spin(*model.log_factors())
+        spin_form = None if converted is None else SpinForm(*converted)
     if isinstance(model, (Ising, BoltzmannMachine)) and method != "metropolis":
         engine = SpinEngine(model, order, random_scan)
+    elif spin_form is not None:
+        engine = SpinEngine(spin_form, order, random_scan)
     else:
         engine = FactorEngine(model, order, random_scan, metropolis=method == "metropolis")
     n = target.n
@@ -278,21 +297,43 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
             f"keeping {chains}×{draws}×{n} states needs {chains * draws * n * itemsize / 2**30:.1f} GiB; "
             "pass keep_states=False and record observables"
         )
+    ladder = None if tempering is None else check_ladder(tempering)
+    swap_interval = _count(swap_interval, "swap_interval", 1)
+    replicas = 1 if ladder is None else ladder.size
+    rows = chains * replicas
+    swap_rng = None
     if isinstance(init, ChainState):
-        if init.x.shape != (chains, n):
-            raise ModelError(f"ChainState has shape {init.x.shape}, expected ({chains}, {n})")
-        state = _initial_states(init.x, target, chains, None, engine)
+        if init.x.shape != (rows, n):
+            raise ModelError(f"ChainState has shape {init.x.shape}, expected ({rows}, {n})")
+        if (ladder is not None) != (init.swap_rng_state is not None):
+            raise ModelError("a tempered run continues only from a tempered ChainState (and vice versa)")
+        state = _initial_states(init.x, target, rows, None, engine)
         rng_state = np.ascontiguousarray(init.rng_state, dtype=np.uint64).copy()
+        if ladder is not None:
+            swap_rng = np.ascontiguousarray(init.swap_rng_state, dtype=np.uint64).copy()
     else:
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        init_ss, chain_ss = ss.spawn(2)
-        state = _initial_states(init, target, chains, np.random.default_rng(init_ss), engine)
-        rng_state = make_rng_state(chain_ss, chains)
+        init_ss, chain_ss, swap_ss = ss.spawn(3)
+        if init is not None and np.ndim(init) == 2 and replicas > 1:
+            init = np.repeat(np.asarray(init), replicas, axis=0)
+        state = _initial_states(init, target, rows, np.random.default_rng(init_ss), engine)
+        rng_state = make_rng_state(chain_ss, rows)
+        if ladder is not None:
+            swap_rng = make_rng_state(swap_ss, chains)
 
     need_states = keep_states or bool(observables)
     per_chunk = max(1, _CHUNK_BYTES // max(1, chains * n * itemsize))
-    bar = _Progress(warmup + draws * thin, progress)
+    bar = _Progress(warmup + draws * thin * swap_interval, progress)
     t0 = time.perf_counter()
+    if ladder is not None:
+        tr = TemperedRun(ladder, chains, swap_rng, swap_interval)
+        kept, obs_out, stats_out = run_tempered(engine, state, rng_state, tr, warmup, draws, thin,
+                                                keep_states, observables, bar)
+        bar.close()
+        info = _info(method, scan, chains, draws, warmup, thin, seed, target, engine, t0, 0.0)
+        info.update(tr.info())
+        final = ChainState(engine.to_user(state), rng_state, swap_rng_state=tr.swap_rng)
+        return Samples(kept, obs_out, stats_out, target.variables, final, info)
     done = 0
     while done < warmup:
         k = min(warmup - done, per_chunk * thin)
@@ -323,10 +364,14 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
         bar.update(k * thin, "sampling")
     bar.close()
     final = ChainState(engine.to_user(state), rng_state)
-    info = {"method": method, "scan": scan, "chains": chains, "draws": draws, "warmup": warmup,
+    info = _info(method, scan, chains, draws, warmup, thin, seed, target, engine, t0, t_warm)
+    return Samples(kept, obs_out, stats_out, target.variables, final, info)
+
+
+def _info(method, scan, chains, draws, warmup, thin, seed, target, engine, t0, t_warm):
+    return {"method": method, "scan": scan, "chains": chains, "draws": draws, "warmup": warmup,
             "thin": thin, "seed": seed if isinstance(seed, (int, type(None))) else None,
             "domain": target.domain, "cardinalities": target.cards.tolist(),
             "evidence": {target.variables[i]: target.user_value(i, v) for i, v in target.evidence.items()},
             "seconds_warmup": t_warm, "seconds_sampling": time.perf_counter() - t0 - t_warm,
             "engine": type(engine).__name__}
-    return Samples(kept, obs_out, stats_out, target.variables, final, info)
