@@ -7,10 +7,11 @@
 * :func:`threads` — context manager for the kernels' thread count.
 """
 
+from .ais import AISResult, ais, linear_betas, sigmoid_betas
 from .ancestral import ancestral, likelihood_weighting
 from .results import ChainState, Samples
 from .sample import METHODS, sample
 from .tempering import geometric_betas, parallel_tempering
 from .threads import threads
 
-__all__ = ["sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]

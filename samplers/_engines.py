@@ -10,8 +10,8 @@ import numpy as np
 
 from pgm.compiled import compile_factors
 
-from ._factor_kernels import factor_chunk
-from ._spin_kernels import make_plan, sample_plan
+from ._factor_kernels import factor_chunk, factor_log_unnormalized
+from ._spin_kernels import make_plan, plan_energy, sample_plan
 
 
 class SpinForm:
@@ -42,6 +42,9 @@ class SpinEngine:
         self.binary01 = tuple(model.domain) == (0, 1)
         self.builtin = getattr(model, "observables", None) or (
             ("energy", "mean_activation") if self.binary01 else ("energy", "magnetization"))
+
+    def log_unnormalized(self, state):
+        return -self.beta * (plan_energy(self.plan, state) + self.offset)
 
     def to_internal(self, x):
         x = np.asarray(x)
@@ -78,6 +81,10 @@ class FactorEngine:
             np.asarray(domain, dtype=np.int8)
         self.beta = float(getattr(model, "beta", 1.0))
         self.builtin = ("energy", "magnetization") if self.domain is not None else ("energy",)
+
+    def log_unnormalized(self, state):
+        a = self.arrays
+        return factor_log_unnormalized(state, a.f_offset, a.f_ptr, a.f_var, a.f_stride, a.tables)
 
     def to_internal(self, x):
         x = np.asarray(x)

@@ -187,6 +187,52 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _build_engine(model, target, method, scan, blocks):
+    """The compiled engine and sweep order for ``method`` on ``model``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if scan not in SCANS:
+        raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
+    if method == "block_gibbs":
+        if scan != "systematic":
+            raise ValueError("block_gibbs visits blocks in sequence; scan='random' applies to 'gibbs' and 'metropolis'")
+        order = _user_blocks(blocks, target, model) if blocks is not None else _colour_order(model, target)
+    else:
+        if blocks is not None:
+            raise ValueError(f"blocks apply to method='block_gibbs', not {method!r}")
+        order = target.free
+    random_scan = scan == "random"
+    spin_form = None
+    if isinstance(model, (DiscreteModel, BayesianNetwork)) and method != "metropolis":
+        converted = pairwise_binary_to_spin(*model.log_factors())
+        spin_form = None if converted is None else SpinForm(*converted)
+    if isinstance(model, (Ising, BoltzmannMachine)) and method != "metropolis":
+        return SpinEngine(model, order, random_scan)
+    elif spin_form is not None:
+        return SpinEngine(spin_form, order, random_scan)
+    else:
+        return FactorEngine(model, order, random_scan, metropolis=method == "metropolis")
+
+
+class _Prepared:
+    """Engine, initial states and streams of ``chains`` fresh chains (used by AIS)."""
+
+    def __init__(self, model, method, chains, seed, evidence):
+        self.target = _Target(model, evidence)
+        self.engine = _build_engine(model, self.target, method, "systematic", None)
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        init_ss, chain_ss, _ = ss.spawn(3)
+        self.state = _initial_states(None, self.target, chains, np.random.default_rng(init_ss), self.engine)
+        self.rng_state = make_rng_state(chain_ss, chains)
+
+    def log_unnormalized(self, state):
+        return self.engine.log_unnormalized(state)
+
+
+def _prepare(model, method, chains, seed, evidence):
+    return _Prepared(model, method, chains, seed, evidence)
+
+
 def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
            evidence=None, init=None, scan="systematic", blocks=None, observables=None,
            keep_states=True, progress=True, tempering=None, swap_interval=1, include_hidden=False):
@@ -256,10 +302,6 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
                               blocks=blocks, observables=observables, keep_states=keep_states,
                               progress=progress, tempering=tempering, swap_interval=swap_interval,
                               include_hidden=include_hidden)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    if scan not in SCANS:
-        raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
     if isinstance(init, ChainState):
         chains = init.chains if chains is None else chains
     chains = _count(4 if chains is None else chains, "chains", 1)
@@ -271,25 +313,7 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     if not isinstance(observables, dict) or not all(callable(f) for f in observables.values()):
         raise TypeError("observables must be a dict {name: callable}")
     target = _Target(model, evidence)
-    if method == "block_gibbs":
-        if scan != "systematic":
-            raise ValueError("block_gibbs visits blocks in sequence; scan='random' applies to 'gibbs' and 'metropolis'")
-        order = _user_blocks(blocks, target, model) if blocks is not None else _colour_order(model, target)
-    else:
-        if blocks is not None:
-            raise ValueError(f"blocks apply to method='block_gibbs', not {method!r}")
-        order = target.free
-    random_scan = scan == "random"
-    spin_form = None
-    if isinstance(model, (DiscreteModel, BayesianNetwork)) and method != "metropolis":
-        converted = pairwise_binary_to_spin(*model.log_factors())
-        spin_form = None if converted is None else SpinForm(*converted)
-    if isinstance(model, (Ising, BoltzmannMachine)) and method != "metropolis":
-        engine = SpinEngine(model, order, random_scan)
-    elif spin_form is not None:
-        engine = SpinEngine(spin_form, order, random_scan)
-    else:
-        engine = FactorEngine(model, order, random_scan, metropolis=method == "metropolis")
+    engine = _build_engine(model, target, method, scan, blocks)
     n = target.n
     itemsize = np.dtype(np.int8 if isinstance(engine, SpinEngine) else np.int32).itemsize
     if keep_states and chains * draws * n * itemsize > STATE_MEMORY_LIMIT:
