@@ -235,7 +235,8 @@ def _prepare(model, method, chains, seed, evidence):
 
 def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
            evidence=None, init=None, scan="systematic", blocks=None, observables=None,
-           keep_states=True, progress=True, tempering=None, swap_interval=1, include_hidden=False):
+           keep_states=True, progress=True, tempering=None, swap_interval=1, adapt_ladder=False,
+           include_hidden=False):
     """Draw MCMC samples of a discrete model.
 
     Parameters
@@ -278,6 +279,9 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
         and replica round trips, ``sample_stats`` a per-draw ``swap_rate``.
     swap_interval : int
         Sweeps between replica-exchange rounds.
+    adapt_ladder : bool
+        During warm-up, respace the interior inverse temperatures toward equal swap acceptance
+        (the recorded draws use the final, fixed ladder; ``info["betas"]`` reports it).
     include_hidden : bool
         Layered models (RBM, DBM, DBN, ...; see ``samplers/_layered.py``) only: record every
         layer, not just the visible units.
@@ -352,7 +356,7 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     if ladder is not None:
         tr = TemperedRun(ladder, chains, swap_rng, swap_interval)
         kept, obs_out, stats_out = run_tempered(engine, state, rng_state, tr, warmup, draws, thin,
-                                                keep_states, observables, bar)
+                                                keep_states, observables, bar, adapt=adapt_ladder)
         bar.close()
         info = _info(method, scan, chains, draws, warmup, thin, seed, target, engine, t0, 0.0)
         info.update(tr.info())

@@ -52,6 +52,14 @@ def check_ladder(betas):
     return b
 
 
+def swap_log_ratio(beta_i, beta_j, lp_i, lp_j):
+    """Log acceptance ratio of exchanging ``x_i`` (at ``β_i``) and ``x_j`` (at ``β_j``):
+    ``(β_i − β_j)(log p̃(x_j) − log p̃(x_i))``; ``−inf`` where it is undefined (both −inf)."""
+    with np.errstate(invalid="ignore"):
+        r = (beta_i - beta_j) * (lp_j - lp_i)
+    return np.where(np.isnan(r), -np.inf, r)
+
+
 class TemperedRun:
     """Replica bookkeeping for ``chains`` groups of ``R`` replicas (row ``g·R + k`` at ``β_k``)."""
 
@@ -68,6 +76,10 @@ class TemperedRun:
         self.attempts = np.zeros(self.R - 1, dtype=np.int64)
         self.accepts = np.zeros(self.R - 1, dtype=np.int64)
         self.round = 0
+
+    def set_ladder(self, betas):
+        self.ladder = betas
+        self.row_betas = np.tile(betas, self.chains)
 
     @property
     def cold_rows(self):
@@ -88,9 +100,7 @@ class TemperedRun:
         if ks.size == 0:
             return perm, np.zeros(C)
         b = self.ladder
-        with np.errstate(invalid="ignore"):
-            log_acc = (b[ks] - b[ks + 1])[None, :] * (lp[:, ks + 1] - lp[:, ks])
-        log_acc = np.where(np.isnan(log_acc), -np.inf, log_acc)
+        log_acc = swap_log_ratio(b[ks][None, :], b[ks + 1][None, :], lp[:, ks], lp[:, ks + 1])
         with np.errstate(divide="ignore"):
             acc = np.log(u[:, ks]) < log_acc
         self.attempts[ks] += C
@@ -120,14 +130,41 @@ class TemperedRun:
                 "round_trips": self.round_trips.tolist(), "swap_interval": self.swap_interval}
 
 
-def run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar):
-    """Warm-up and recorded rounds of replica exchange; returns (states, observables, stats)."""
+def respace_ladder(betas, acceptance, floor=1e-3):
+    """Move the interior β's so that every neighbouring pair gets the same "distance"
+    ``−log(acceptance)``; the ends stay fixed.  Spacing is interpolated in ``log β``."""
+    d = -np.log(np.clip(acceptance, floor, 1.0)) + 1e-6
+    cum = np.concatenate([[0.0], np.cumsum(d)])
+    targets = np.linspace(0.0, cum[-1], betas.size)
+    new = np.exp(np.interp(targets, cum, np.log(betas)))
+    new[0], new[-1] = betas[0], 1.0
+    return new
+
+
+def run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar,
+                 adapt=False):
+    """Warm-up and recorded rounds of replica exchange; returns (states, observables, stats).
+
+    With ``adapt``, the warm-up is split into 5 stages; after each of the first 4 the interior
+    inverse temperatures are respaced toward equal swap acceptance (:func:`respace_ladder`).
+    Only the final ladder is used for the recorded draws, so detailed balance holds there.
+    """
     rounds_warm = -(-warmup // tr.swap_interval)
-    for _ in range(rounds_warm):
-        _, _, stats = engine.run(state, rng_state, 1, tr.swap_interval, record=True, keep=False,
-                                 betas=tr.row_betas)
-        tr.swap(state, stats["lp"][:, 0])
-        bar.update(tr.swap_interval, "warmup")
+    stages = 5 if adapt and rounds_warm >= 50 else 1
+    bounds = np.linspace(0, rounds_warm, stages + 1).astype(int)
+    for stage in range(stages):
+        tr.attempts[:] = 0
+        tr.accepts[:] = 0
+        for _ in range(bounds[stage + 1] - bounds[stage]):
+            _, _, stats = engine.run(state, rng_state, 1, tr.swap_interval, record=True,
+                                     keep=False, betas=tr.row_betas)
+            tr.swap(state, stats["lp"][:, 0])
+            bar.update(tr.swap_interval, "warmup")
+        if stage < stages - 1:
+            rates = tr.accepts / np.maximum(tr.attempts, 1)
+            tr.set_ladder(respace_ladder(tr.ladder, rates))
+    tr.attempts[:] = 0
+    tr.accepts[:] = 0
     cold = tr.cold_rows
     kept = None
     obs_out, stats_out = {}, {}
