@@ -12,7 +12,8 @@ from .ancestral import ancestral, likelihood_weighting
 from .ratios import bridge_sampling, importance_sampling, log_likelihood
 from .results import ChainState, Samples
 from .sample import METHODS, sample
+from .simulated_tempering import simulated_tempering
 from .tempering import geometric_betas, parallel_tempering
 from .threads import threads
 
-__all__ = ["importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]
