@@ -380,6 +380,55 @@ class BoltzmannMachine(_PairwiseModel):
         e = -np.einsum("ni,ij,nj->n", s, self.W, s) - s @ self.b
         return e[0] if one else e
 
+    # -------------------------------------------------------------- learning protocol
+    param_names = ("W", "b")
+
+    @property
+    def params(self):
+        """``{"W": W, "b": b}`` — the model's own arrays (updates in place take effect)."""
+        return {"W": self.W, "b": self.b}
+
+    def set_params(self, **values):
+        """Replace ``W`` and/or ``b`` (validated: shape, symmetry, zero diagonal, finite)."""
+        W = np.asarray(values.pop("W", self.W), dtype=np.float64)
+        b = np.asarray(values.pop("b", self.b), dtype=np.float64)
+        if values:
+            raise KeyError(f"unknown parameters {sorted(values)}; expected 'W' and 'b'")
+        if W.shape != self.W.shape or b.shape != self.b.shape:
+            raise CardinalityError(f"W must have shape {self.W.shape} and b {self.b.shape}")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise ModelError("parameters must be finite")
+        if not np.allclose(W, W.T, rtol=0, atol=1e-12) or np.any(np.diag(W) != 0):
+            raise ModelError("W must be symmetric with a zero diagonal")
+        self.W[...] = (W + W.T) / 2
+        self.b[...] = b
+
+    def grad_energy(self, x):
+        """``∂E/∂θ`` averaged over the rows of ``x``: ``∂E/∂W = −x xᵀ`` (zero diagonal; ``W``
+        is symmetric, so a step along it moves ``W_ij`` and ``W_ji`` together), ``∂E/∂b = −x``.
+
+        Examples
+        --------
+        >>> bm = BoltzmannMachine(np.zeros((2, 2)))
+        >>> bm.grad_energy([[1, 1]])["W"].tolist(), bm.grad_energy([[1, 1]])["b"].tolist()
+        ([[0.0, -1.0], [-1.0, 0.0]], [-1.0, -1.0])
+        """
+        s, _ = self.check_states(x)
+        gw = -(s.T @ s) / s.shape[0]
+        np.fill_diagonal(gw, 0.0)
+        return {"W": gw, "b": -s.mean(axis=0)}
+
+    def free_energy(self, x):
+        """Fully visible: ``F = E``.  With hidden units use exact inference (small models)."""
+        if self.hidden.size:
+            raise NotImplementedError("free_energy with hidden units: use pgm.exact on to_markov_network()")
+        return self.energy(x)
+
+    def grad_free_energy(self, x):
+        if self.hidden.size:
+            raise NotImplementedError("grad_free_energy with hidden units is not implemented")
+        return self.grad_energy(x)
+
     def spin_arrays(self):
         """Spin form ``x = (1+s)/2``: ``J = W/2``, ``h = b/2 + W·1/2``, ``E = E_spin + offset``."""
         w = self.W[self.edges[:, 0], self.edges[:, 1]]
