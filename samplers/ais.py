@@ -139,8 +139,11 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     if not np.all(np.isfinite(lp)) and np.any(lp == np.inf):
         raise ValueError("log p̃ is +inf at a base state")
     log_w = (b[1] - b[0]) * lp
-    for j in range(1, b.size - 1):
-        _, _, stats = engine.run(state, rng, 1, sweeps, record=True, keep=False,
-                                 betas=np.full(runs, b[j]))
-        log_w += (b[j + 1] - b[j]) * stats["lp"][:, 0]
+    from .threads import threads_for
+
+    with threads_for(state.shape[0] * state.shape[1] * sweeps):
+        for j in range(1, b.size - 1):
+            _, _, stats = engine.run(state, rng, 1, sweeps, record=True, keep=False,
+                                     betas=np.full(runs, b[j]))
+            log_w += (b[j + 1] - b[j]) * stats["lp"][:, 0]
     return AISResult(log_w, log_z0, b)

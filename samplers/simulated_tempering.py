@@ -74,31 +74,34 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     beta_out = np.empty((chains, draws))
     lp_out = np.empty((chains, draws))
     energy_out = np.empty((chains, draws))
-    for t in range(warmup + draws):
-        _, obs, stats = engine.run(state, rng, 1, 1, record=True, keep=False, betas=ladder[k])
-        lp = stats["lp"][:, 0]
-        if t >= warmup:
-            d = t - warmup
-            keep_x[:, d] = state
-            beta_out[:, d] = ladder[k]
-            lp_out[:, d] = lp
-            energy_out[:, d] = obs["energy"][:, 0]
-        u = draw_doubles(move_state, 2)
-        step = np.where(u[:, 0] < 0.5, -1, 1)
-        new = k + step
-        inside = (new >= 0) & (new < R)
-        newc = np.clip(new, 0, R - 1)
-        with np.errstate(invalid="ignore"):
-            log_acc = (ladder[newc] - ladder[k]) * lp + g[newc] - g[k]
-        log_acc = np.where(np.isnan(log_acc), -np.inf, log_acc)
-        with np.errstate(divide="ignore"):
-            accept = inside & (np.log(u[:, 1]) < log_acc)
-        k = np.where(accept, newc, k)
-        if t < warmup:
-            step_size = gamma / (1.0 + 10.0 * t / max(warmup, 1))
-            np.subtract.at(g, k, step_size / chains)
-        else:
-            np.add.at(visits, k, 1)
+    from .threads import threads_for
+
+    with threads_for(state.shape[0] * state.shape[1]):
+        for t in range(warmup + draws):
+            _, obs, stats = engine.run(state, rng, 1, 1, record=True, keep=False, betas=ladder[k])
+            lp = stats["lp"][:, 0]
+            if t >= warmup:
+                d = t - warmup
+                keep_x[:, d] = state
+                beta_out[:, d] = ladder[k]
+                lp_out[:, d] = lp
+                energy_out[:, d] = obs["energy"][:, 0]
+            u = draw_doubles(move_state, 2)
+            step = np.where(u[:, 0] < 0.5, -1, 1)
+            new = k + step
+            inside = (new >= 0) & (new < R)
+            newc = np.clip(new, 0, R - 1)
+            with np.errstate(invalid="ignore"):
+                log_acc = (ladder[newc] - ladder[k]) * lp + g[newc] - g[k]
+            log_acc = np.where(np.isnan(log_acc), -np.inf, log_acc)
+            with np.errstate(divide="ignore"):
+                accept = inside & (np.log(u[:, 1]) < log_acc)
+            k = np.where(accept, newc, k)
+            if t < warmup:
+                step_size = gamma / (1.0 + 10.0 * t / max(warmup, 1))
+                np.subtract.at(g, k, step_size / chains)
+            else:
+                np.add.at(visits, k, 1)
     g -= g[0]
     occupancy = visits / visits.sum()
     with np.errstate(divide="ignore"):

@@ -143,6 +143,15 @@ def respace_ladder(betas, acceptance, floor=1e-3):
 
 def run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar,
                  adapt=False):
+    from .threads import threads_for
+
+    with threads_for(state.shape[0] * state.shape[1] * tr.swap_interval):
+        return _run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep,
+                             observables, bar, adapt)
+
+
+def _run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar,
+                  adapt):
     """Warm-up and recorded rounds of replica exchange; returns (states, observables, stats).
 
     With ``adapt``, the warm-up is split into 5 stages; after each of the first 4 the interior

@@ -28,3 +28,27 @@ def threads(n):
         yield
     finally:
         numba.set_num_threads(old)
+
+
+#: below this many site updates per kernel call, short repeated calls run on one thread: the
+#: per-call thread barrier would cost more than the work (and stalls badly on a busy machine)
+SMALL_CALL_UPDATES = 400_000
+
+
+@contextlib.contextmanager
+def threads_for(updates_per_call):
+    """One thread for loops of small kernel calls (tempering rounds, AIS steps), else unchanged.
+
+    Results do not depend on the thread count, so this only changes speed.
+    """
+    import numba
+
+    if updates_per_call >= SMALL_CALL_UPDATES:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
