@@ -1,3 +1,43 @@
-"""estimators — learning model parameters from data (objectives, optimisers, one training loop)."""
+"""estimators — learning model parameters from data (SPEC.md §3): objectives, optimisers, one
+training loop, callbacks and checkpoints.
 
-__all__ = []
+* Objectives (:mod:`estimators.objectives`): :class:`CD`, :class:`PCD` (= :data:`SML`),
+  :class:`FastPCD`, :class:`ExactML`, :class:`PseudoLikelihood`, :class:`RatioMatching`,
+  :class:`ScoreMatching`, :class:`DenoisingScoreMatching`, :class:`NCE` (with
+  :class:`GaussianNoise` / :class:`BernoulliNoise`).
+* Optimisers (:mod:`estimators.optimizers`): :class:`SGD`, :class:`Adam`, full-batch
+  :class:`LBFGS`; schedules :class:`ExponentialDecay`, :class:`InverseTimeDecay`,
+  :class:`CosineDecay`.
+* :func:`fit` (:mod:`estimators.training`) with :class:`History`, :class:`Checkpoint`,
+  :func:`load_checkpoint`; callbacks :class:`PseudoLogLikelihood`, :class:`ReconstructionError`,
+  :class:`AISLogLikelihood`.
+* :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
+
+Examples
+--------
+>>> import numpy as np, pgm, estimators
+>>> x = np.random.default_rng(0).normal([1.0, -1.0], 0.5, size=(500, 2))
+>>> g = pgm.GaussianEnergy(np.zeros(2), np.eye(2))
+>>> _ = estimators.fit(g, x, estimators.ScoreMatching(), estimators.LBFGS(), epochs=1, progress=False)
+>>> bool(np.allclose(g.mean, x.mean(axis=0), atol=1e-8))
+True
+"""
+
+from .callbacks import AISLogLikelihood, Callback, PseudoLogLikelihood, ReconstructionError
+from .noise import BernoulliNoise, GaussianNoise
+from .objectives import (CD, NCE, PCD, SML, DenoisingScoreMatching, ExactML, FastPCD, Objective,
+                         PseudoLikelihood, RatioMatching, ScoreMatching)
+from .optimizers import (LBFGS, SGD, Adam, CosineDecay, ExponentialDecay, InverseTimeDecay,
+                         Optimizer, Schedule)
+from .bernoulli_rbm import BernoulliRBM
+from .training import Checkpoint, History, fit, load_checkpoint
+
+__all__ = [
+    "fit", "History", "Checkpoint", "load_checkpoint",
+    "Objective", "CD", "PCD", "SML", "FastPCD", "ExactML", "PseudoLikelihood", "RatioMatching",
+    "ScoreMatching", "DenoisingScoreMatching", "NCE", "GaussianNoise", "BernoulliNoise",
+    "Optimizer", "SGD", "Adam", "LBFGS", "Schedule", "ExponentialDecay", "InverseTimeDecay",
+    "CosineDecay",
+    "Callback", "PseudoLogLikelihood", "ReconstructionError", "AISLogLikelihood",
+    "BernoulliRBM",
+]

@@ -18,6 +18,10 @@ from .elimination import elimination_order, induced_width
 from .factor import DiscreteFactor
 from .spin import BoltzmannMachine, Ising, Potts
 from .io import load, read_bif, read_evidence, read_uai, write_bif, write_uai
+from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
+from .deep import DBM, DBN
+from .gaussian import GaussianEnergy
+from . import inference
 
 __all__ = [
     "BayesianNetwork", "TabularCPD", "LogisticCPD", "LinearGaussianCPD",
@@ -25,6 +29,8 @@ __all__ = [
     "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
     "exact", "errors", "elimination_order", "induced_width",
     "read_uai", "write_uai", "read_evidence", "read_bif", "write_bif", "load", "example_path",
+    "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference",
+    "GaussianEnergy",
 ]
 
 __version__ = "0.1.0"

@@ -24,7 +24,8 @@ from ._validation import check_evidence, check_variables
 from .elimination import HEURISTICS, best_order, elimination_order
 from .errors import ModelError, TooLargeError
 
-__all__ = ["log_partition", "marginals", "query", "enumerate", "MEMORY_LIMIT", "Enumeration"]
+__all__ = ["log_partition", "log_likelihood", "marginals", "query", "enumerate", "MEMORY_LIMIT",
+           "Enumeration"]
 
 #: Default limit (bytes) on the tables exact inference may allocate.
 MEMORY_LIMIT = 4 * 2**30
@@ -238,6 +239,11 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
     >>> round(float(np.exp(log_partition(m))), 12)
     10.0
     """
+    if hasattr(model, "exact_log_partition"):  # layered energy models (pgm.boltzmann, pgm.deep)
+        if evidence is not None:
+            raise ModelError(f"log_partition of a {type(model).__name__} takes no evidence; "
+                             "use log_likelihood(model, v)")
+        return model.exact_log_partition(memory_limit=memory_limit)
     if method == "enumerate":
         return enumerate(model, evidence, memory_limit=memory_limit).log_z
     if method != "ve":
@@ -247,6 +253,34 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
     tree = _CliqueTree(p, order, (), memory_limit, store=False)
     roots = tree.upward()
     return float(p.const + sum(float(m) for _, m in roots))
+
+
+def log_likelihood(model, x, memory_limit=None):
+    """Exact ``log p(x)`` of states ``x`` (rows), for small models.
+
+    Layered energy models (:class:`~pgm.RBM`, :class:`~pgm.DBM`, ...) take visible vectors
+    ``v`` and use their own enumeration (``log p(v) = −F(v) − log Z``); discrete models take
+    full joint states (state indices, no evidence) and use ``Σ log φ(x) − log Z``.
+
+    Examples
+    --------
+    >>> from pgm import DiscreteFactor, MarkovNetwork
+    >>> m = MarkovNetwork([DiscreteFactor(["a"], [1.0, 3.0])])
+    >>> np.exp(log_likelihood(m, [[0], [1]])).round(12).tolist()
+    [0.25, 0.75]
+    """
+    if hasattr(model, "exact_log_likelihood"):
+        return model.exact_log_likelihood(x, memory_limit=memory_limit)
+    from ._validation import check_states
+
+    p = _Problem(model, {})
+    states, one = check_states(x, [p.all_cards[v] for v in p.all_variables], p.all_variables)
+    col = {v: i for i, v in builtins.enumerate(p.all_variables)}
+    logp = np.full(states.shape[0], p.const)
+    for scope, table in p.factors:
+        logp += table[tuple(states[:, col[u]] for u in scope)]
+    logp -= log_partition(model, evidence={}, memory_limit=memory_limit)
+    return logp[0] if one else logp
 
 
 def marginals(model, evidence=None, order=None, memory_limit=None):

@@ -367,17 +367,25 @@ class BoltzmannMachine(_PairwiseModel):
                 raise ValueError(f"hidden unit indices must lie in 0..{n - 1}")
         self.hidden = hid
         self.visible = np.setdiff1d(np.arange(n), hid)
-        iu, ju = np.nonzero(np.triu(self.W, 1))
-        self.edges = np.stack([iu, ju], axis=1).astype(np.int64)
-        self.graph = nx.Graph()
-        self.graph.add_nodes_from(range(n))
-        self.graph.add_edges_from(map(tuple, self.edges))
         self.nodes = list(range(n))
         self._evidence = self.check_evidence(evidence)
 
+    @property
+    def edges(self):
+        """Pairs ``i < j`` with ``W_ij ≠ 0`` (read from the current ``W``)."""
+        iu, ju = np.nonzero(np.triu(self.W, 1))
+        return np.stack([iu, ju], axis=1).astype(np.int64)
+
+    @property
+    def graph(self):
+        g = nx.Graph()
+        g.add_nodes_from(range(self.n_variables))
+        g.add_edges_from(map(tuple, self.edges))
+        return g
+
     def energy(self, x):
         s, one = self.check_states(x)
-        e = -np.einsum("ni,ij,nj->n", s, self.W, s) - s @ self.b
+        e = -((s @ self.W) * s).sum(axis=1) - s @ self.b
         return e[0] if one else e
 
     # -------------------------------------------------------------- learning protocol
@@ -431,11 +439,12 @@ class BoltzmannMachine(_PairwiseModel):
 
     def spin_arrays(self):
         """Spin form ``x = (1+s)/2``: ``J = W/2``, ``h = b/2 + W·1/2``, ``E = E_spin + offset``."""
-        w = self.W[self.edges[:, 0], self.edges[:, 1]]
+        edges = self.edges
+        w = self.W[edges[:, 0], edges[:, 1]]
         field = self.b / 2 + self.W.sum(axis=1) / 2
         # E(x) = −Σ_{i<j} 2W_ij x_i x_j − Σ b_i x_i; constants: −Σ_{i<j} W_ij/2 − Σ b_i/2
         offset = -np.triu(self.W, 1).sum() / 2 - self.b.sum() / 2
-        return spin_csr(self.n_variables, self.edges[:, 0], self.edges[:, 1], w / 2, field), float(offset)
+        return spin_csr(self.n_variables, edges[:, 0], edges[:, 1], w / 2, field), float(offset)
 
     def to_markov_network(self):
         from .discrete import MarkovNetwork

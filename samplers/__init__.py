@@ -8,6 +8,7 @@
 """
 
 from .ais import AISResult, ais, linear_betas, sigmoid_betas
+from .ais_rbm import base_rate, salakhutdinov_murray_betas
 from .ancestral import ancestral, likelihood_weighting
 from .ratios import bridge_sampling, importance_sampling, log_likelihood
 from .results import ChainState, Samples
@@ -16,4 +17,4 @@ from .simulated_tempering import simulated_tempering
 from .tempering import geometric_betas, parallel_tempering
 from .threads import threads
 
-__all__ = ["simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["base_rate", "salakhutdinov_murray_betas", "simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "ancestral", "likelihood_weighting", "threads"]

@@ -100,8 +100,11 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
         The schedule ``0 = β_0 < … < β_n = 1``, or its length (a :func:`sigmoid_betas` schedule).
     runs : int
         Independent annealing runs (importance samples).
-    base : "uniform"
-        Product of uniform distributions over the variables' domains.
+    base : "uniform" or array_like
+        Product of uniform distributions over the variables' domains.  For a binary
+        :class:`pgm.RBM`, an array of base-rate visible biases (:func:`samplers.base_rate`) selects
+        the Salakhutdinov–Murray scheme with hidden units summed out (see
+        :mod:`samplers.ais_rbm`).
     transition : {"gibbs", "block_gibbs", "metropolis"}
         Kernel applied at each intermediate β.
     sweeps : int
@@ -130,6 +133,20 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     if isinstance(betas, numbers.Integral) and not isinstance(betas, bool):
         betas = sigmoid_betas(betas)
     b = check_schedule(betas)
+    if getattr(model, "layered_kind", None) == "rbm":
+        from .ais_rbm import ais_rbm
+
+        if evidence:
+            raise ValueError("AIS on an RBM does not take evidence")
+        return ais_rbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,
+                       seed=seed)
+    if getattr(model, "layered_kind", None) == "dbm":
+        from .ais_rbm import ais_dbm
+
+        if evidence:
+            raise ValueError("AIS on a DBM does not take evidence")
+        return ais_dbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,
+                       seed=seed)
     if base != "uniform":
         raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
     prep = _prepare(model, method=transition, chains=runs, seed=seed, evidence=evidence)
