@@ -84,28 +84,27 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
     rng = make_rng_state(ss, runs)
     # v ~ base: independent Bernoulli(σ(b_A))
     pA = 1.0 / (1.0 + np.exp(-bA))
-    v = (draw_doubles(rng, n_v) < pA).astype(dt)
+    v = np.ascontiguousarray((draw_doubles(rng, n_v) < pA).astype(dt))
     log_z0 = float(np.sum(_softplus(bA)) + n_h * math.log(2.0))
     log_w = np.zeros(runs)
+    from ._ais_kernels import hidden_step, visible_step
 
-    def log_p(beta, vb, act):
-        return ((1 - beta) * (vb @ bA) + beta * (vb @ b)
-                + np.sum(_softplus(beta * act.astype(np.float64)), axis=1))
-
+    W = np.ascontiguousarray(W)
+    Wt = np.ascontiguousarray(W.T)
+    db = b.astype(np.float64) - bA  # linear part: (β − β_prev) (b − b_A)ᵀ v
+    h = np.empty((runs, n_h), dtype=dt)
     prev = 0.0
+    last = b_sched.size - 1
     for j in range(1, b_sched.size):
-        beta = b_sched[j]
-        act = v @ W + c_t                          # (runs, n_h), shared
-        vb = v.astype(np.float64)
-        log_w += log_p(beta, vb, act) - log_p(prev, vb, act)
+        beta = float(b_sched[j])
+        act = v @ W
+        act += c_t
+        log_w += (beta - prev) * (v @ db)
+        hidden_step(act, beta, prev, rng, h, log_w, j < last)
         prev = beta
-        if j == b_sched.size - 1:
+        if j == last:
             break
-        ph = 1.0 / (1.0 + np.exp(-beta * act))
-        h = (draw_doubles(rng, n_h) < ph).astype(dt)
-        av = (1 - beta) * bA_t + beta * (b_t + h @ W.T)
-        pv = 1.0 / (1.0 + np.exp(-av))
-        v = (draw_doubles(rng, n_v) < pv).astype(dt)
+        visible_step(h @ Wt, beta, bA, b.astype(np.float64), rng, v)
     return AISResult(log_w, log_z0, b_sched)
 
 
