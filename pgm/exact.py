@@ -239,11 +239,14 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
     >>> round(float(np.exp(log_partition(m))), 12)
     10.0
     """
-    if hasattr(model, "exact_log_partition"):  # layered energy models (pgm.boltzmann, pgm.deep)
+    if hasattr(model, "exact_log_partition"):  # models with their own closed form / enumeration
         if evidence is not None:
             raise ModelError(f"log_partition of a {type(model).__name__} takes no evidence; "
                              "use log_likelihood(model, v)")
-        return model.exact_log_partition(memory_limit=memory_limit)
+        import inspect
+
+        accepts = "memory_limit" in inspect.signature(model.exact_log_partition).parameters
+        return model.exact_log_partition(**({"memory_limit": memory_limit} if accepts else {}))
     if method == "enumerate":
         return enumerate(model, evidence, memory_limit=memory_limit).log_z
     if method != "ve":
