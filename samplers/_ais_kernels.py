@@ -20,31 +20,59 @@ def _softplus(x):
 
 @numba.njit(cache=True)
 def hidden_step(act, beta, prev, rng, h_out, log_w, sample):
-    """``log_w[r] += Σ_j ζ(β a_rj) − ζ(β_prev a_rj)``; if ``sample``: ``h_rj ~ σ(β a_rj)``."""
+    """``log_w[r] += Σ_j ζ(β a_rj) − ζ(β_prev a_rj)``; if ``sample``: ``h_rj ~ σ(β a_rj)``.
+
+    For moderate arguments the increment is accumulated as a product of
+    ``(1 + e^{β a}) / (1 + e^{β_prev a})`` (two ``exp`` per unit, one ``log`` per 32 units) and
+    ``e^{β a}`` is reused for the draw; large arguments take the overflow-free softplus path.
+    """
     runs, n_h = act.shape
     for r in range(runs):
         s0, s1, s2, s3 = rng[r, 0], rng[r, 1], rng[r, 2], rng[r, 3]
         acc = 0.0
+        prod = 1.0
         for j in range(n_h):
             a = np.float64(act[r, j])
-            acc += _softplus(beta * a) - _softplus(prev * a)
-            if sample:
-                x, _, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
-                u = np.float64(x >> np.uint64(11)) * TWO_POW_M53
-                h_out[r, j] = 1.0 if u * (1.0 + np.exp(-beta * a)) < 1.0 else 0.0
-        log_w[r] += acc
+            x = beta * a
+            y = prev * a
+            if abs(x) < 30.0 and abs(y) < 30.0:
+                e1 = np.exp(x)
+                t = y - x
+                if abs(t) < 1e-3:  # e^y = e^x e^t with a 4th-order series for e^t (error < 1e-16)
+                    e2 = e1 * (1.0 + t * (1.0 + t * (0.5 + t * (1.0 / 6.0 + t * (1.0 / 24.0)))))
+                else:
+                    e2 = np.exp(y)
+                prod *= (1.0 + e1) / (1.0 + e2)
+                if sample:
+                    z, _, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+                    u = np.float64(z >> np.uint64(11)) * TWO_POW_M53
+                    h_out[r, j] = 1.0 if u * (1.0 + e1) < e1 else 0.0
+            else:
+                acc += _softplus(x) - _softplus(y)
+                if sample:
+                    z, _, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+                    u = np.float64(z >> np.uint64(11)) * TWO_POW_M53
+                    h_out[r, j] = 1.0 if u * (1.0 + np.exp(-x)) < 1.0 else 0.0
+            if (j & 31) == 31:
+                acc += np.log(prod)
+                prod = 1.0
+        log_w[r] += acc + np.log(prod)
         rng[r, 0], rng[r, 1], rng[r, 2], rng[r, 3] = s0, s1, s2, s3
 
 
 @numba.njit(cache=True)
 def visible_step(pre, beta, base, bias, rng, v_out):
-    """``v_ri ~ σ((1−β) base_i + β (bias_i + pre_ri))``."""
+    """``v_ri ~ σ((1−β) base_i + β (bias_i + pre_ri))``, in the dtype of ``base``/``pre``
+    (float32 models draw in float32)."""
     runs, n_v = pre.shape
+    one = base.dtype.type(1.0)
+    b1 = base.dtype.type(beta)
+    b0 = one - b1
     for r in range(runs):
         s0, s1, s2, s3 = rng[r, 0], rng[r, 1], rng[r, 2], rng[r, 3]
         for i in range(n_v):
-            a = (1.0 - beta) * base[i] + beta * (bias[i] + np.float64(pre[r, i]))
+            a = b0 * base[i] + b1 * (bias[i] + pre[r, i])
             x, _, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
             u = np.float64(x >> np.uint64(11)) * TWO_POW_M53
-            v_out[r, i] = 1.0 if u * (1.0 + np.exp(-a)) < 1.0 else 0.0
+            v_out[r, i] = 1.0 if u * (one + np.exp(-a)) < 1.0 else 0.0
         rng[r, 0], rng[r, 1], rng[r, 2], rng[r, 3] = s0, s1, s2, s3

@@ -104,7 +104,7 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
         prev = beta
         if j == last:
             break
-        visible_step(h @ Wt, beta, bA, b.astype(np.float64), rng, v)
+        visible_step(h @ Wt, beta, bA_t, b_t, rng, v)
     return AISResult(log_w, log_z0, b_sched)
 
 
