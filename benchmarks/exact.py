@@ -19,16 +19,6 @@ from _common import emit, header  # noqa: E402
 import pgm  # noqa: E402
 
 
-def read_mar(path):
-    toks = open(path).read().split()
-    n, pos, out = int(toks[1]), 2, []
-    for _ in range(n):
-        k = int(toks[pos])
-        out.append(np.array([float(t) for t in toks[pos + 1:pos + 1 + k]]))
-        pos += 1 + k
-    return out
-
-
 def main():
     root = pathlib.Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser()
@@ -52,7 +42,7 @@ def main():
             t3 = time.perf_counter()
             rec = (t3 - t0, t1 - t0, t2 - t1, t3 - t2)
             best = rec if best is None or rec[0] < best[0] else best
-        expected = read_mar(f + ".MAR")
+        expected = pgm.read_marginals(f + ".MAR")
         err = max(float(np.abs(mar[v] - expected[v]).max()) for v in model.variables)
         total += best[0]
         emit({"problem": name, "variables": len(model.variables), "evidence": len(model.evidence),

@@ -4,7 +4,6 @@ several seeds.  Usage: ``python benchmarks/uai_sampling.py [--seeds 0 1 2]``.
 """
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -25,16 +24,6 @@ BUDGETS = {
     "Segmentation_12": (12, 0.25, 16, 2500, 2, 1000),
     "ObjectDetection_11": (12, 0.2, 16, 2500, 2, 1000),
 }
-
-
-def read_mar(path):
-    toks = open(path).read().split()
-    n, pos, out = int(toks[1]), 2, []
-    for _ in range(n):
-        k = int(toks[pos])
-        out.append(np.array([float(t) for t in toks[pos + 1:pos + 1 + k]]))
-        pos += 1 + k
-    return out
 
 
 def run(model, budget, seed):
@@ -59,7 +48,7 @@ def main():
     for name, budget in BUDGETS.items():
         f = str(pathlib.Path(args.uai_dir) / f"{name}.uai")
         model = pgm.read_uai(f, evidence=f + ".evid")
-        ref = read_mar(f + ".MAR")
+        ref = pgm.read_marginals(f + ".MAR")
         for seed in args.seeds:
             t = time.perf_counter()
             s = run(model, budget, seed)

@@ -17,7 +17,7 @@ from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
 from .elimination import elimination_order, induced_width
 from .factor import DiscreteFactor
 from .spin import BoltzmannMachine, Ising, Potts
-from .io import load, read_bif, read_evidence, read_uai, write_bif, write_uai
+from .io import load, read_bif, read_evidence, read_marginals, read_uai, write_bif, write_uai
 from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
@@ -28,7 +28,7 @@ __all__ = [
     "Ising", "Potts", "BoltzmannMachine",
     "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
     "exact", "errors", "elimination_order", "induced_width",
-    "read_uai", "write_uai", "read_evidence", "read_bif", "write_bif", "load", "example_path",
+    "read_uai", "write_uai", "read_evidence", "read_marginals", "read_bif", "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference",
     "GaussianEnergy",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import networkx as nx
 
 from ._validation import check_evidence, check_variables
-from .cpd import LinearGaussianCPD, LogisticCPD, TabularCPD, _CPD
+from .cpd import TabularCPD, _CPD
 from .errors import CardinalityError, CycleError, ModelError, UnknownVariableError
 
 __all__ = ["BayesianNetwork"]

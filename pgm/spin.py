@@ -19,7 +19,7 @@ import numbers
 import networkx as nx
 import numpy as np
 
-from .compiled import SpinArrays, compile_factors, spin_csr
+from .compiled import compile_factors, spin_csr
 from .errors import CardinalityError, EvidenceError, ModelError, UnknownVariableError
 from .factor import DiscreteFactor
 

@@ -40,7 +40,7 @@ from pgm.errors import EvidenceError, ModelError, TooLargeError, UnknownVariable
 from ._layered_kernels import bernoulli_block, gaussian_block, sbn_site_gibbs
 from ._rng import make_rng_state
 from .results import ChainState, Samples
-from .sample import STATE_MEMORY_LIMIT, _count, _Progress
+from .sample import STATE_MEMORY_LIMIT, _Progress, run_settings
 
 __all__ = ["sample_layered", "LAYERED_METHODS"]
 
@@ -378,16 +378,8 @@ def sample_layered(model, method="block_gibbs", chains=None, draws=1000, warmup=
         raise ValueError("blocks are fixed by the layer structure of a layered model; pass blocks=None")
     if tempering is not None:
         raise ValueError(f"parallel tempering is not implemented for {type(model).__name__}; pass tempering=None")
-    if isinstance(init, ChainState):
-        chains = init.chains if chains is None else chains
-    chains = _count(4 if chains is None else chains, "chains", 1)
-    draws = _count(draws, "draws", 1)
-    warmup = draws // 2 if warmup is None else _count(warmup, "warmup", 0)
-    thin = _count(thin, "thin", 1)
-    if observables is None:
-        observables = {}
-    if not isinstance(observables, dict) or not all(callable(f) for f in observables.values()):
-        raise TypeError("observables must be a dict {name: callable}")
+    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin,
+                                                            observables)
     if model.layered_kind not in _ENGINES:
         raise TypeError(f"no block-Gibbs engine for layered model kind {model.layered_kind!r}")
     for k, w in model.params.items():

@@ -187,6 +187,21 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def run_settings(init, chains, draws, warmup, thin, observables):
+    """Validated ``(chains, draws, warmup, thin, observables)`` with the documented defaults."""
+    if isinstance(init, ChainState):
+        chains = init.chains if chains is None else chains
+    chains = _count(4 if chains is None else chains, "chains", 1)
+    draws = _count(draws, "draws", 1)
+    warmup = draws // 2 if warmup is None else _count(warmup, "warmup", 0)
+    thin = _count(thin, "thin", 1)
+    if observables is None:
+        observables = {}
+    if not isinstance(observables, dict) or not all(callable(f) for f in observables.values()):
+        raise TypeError("observables must be a dict {name: callable}")
+    return chains, draws, warmup, thin, observables
+
+
 def _build_engine(model, target, method, scan, blocks):
     """The compiled engine and sweep order for ``method`` on ``model``."""
     if method not in METHODS:
@@ -306,16 +321,8 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
                               blocks=blocks, observables=observables, keep_states=keep_states,
                               progress=progress, tempering=tempering, swap_interval=swap_interval,
                               include_hidden=include_hidden)
-    if isinstance(init, ChainState):
-        chains = init.chains if chains is None else chains
-    chains = _count(4 if chains is None else chains, "chains", 1)
-    draws = _count(draws, "draws", 1)
-    warmup = draws // 2 if warmup is None else _count(warmup, "warmup", 0)
-    thin = _count(thin, "thin", 1)
-    if observables is None:
-        observables = {}
-    if not isinstance(observables, dict) or not all(callable(f) for f in observables.values()):
-        raise TypeError("observables must be a dict {name: callable}")
+    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin,
+                                                            observables)
     target = _Target(model, evidence)
     engine = _build_engine(model, target, method, scan, blocks)
     n = target.n

@@ -69,7 +69,6 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     k = np.zeros(chains, dtype=np.int64)  # start hot
     g = np.zeros(R)
     visits = np.zeros(R)
-    rows = np.arange(chains)
     keep_x = np.empty((chains, draws, prep.target.n), dtype=state.dtype)
     beta_out = np.empty((chains, draws))
     lp_out = np.empty((chains, draws))

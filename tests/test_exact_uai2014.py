@@ -11,17 +11,6 @@ NAMES = ["CSP_11", "DBN_11", "DBN_12", "Grids_11", "Grids_12", "Grids_15", "Obje
          "Pedigree_11", "Promedus_11", "Promedus_12", "Segmentation_11", "Segmentation_12"]
 
 
-def read_mar(path):
-    toks = open(path).read().split()
-    assert toks[0] == "MAR"
-    n, pos, out = int(toks[1]), 2, []
-    for _ in range(n):
-        k = int(toks[pos])
-        out.append(np.array([float(t) for t in toks[pos + 1:pos + 1 + k]]))
-        pos += 1 + k
-    return out
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_log_partition_and_marginals_match_reference(uai_dir, name):
     ref = json.load(open(uai_dir / "reference.json"))[name]
@@ -31,6 +20,6 @@ def test_log_partition_and_marginals_match_reference(uai_dir, name):
     log_z = pgm.exact.log_partition(model)
     assert abs(log_z - ref["lnZ"]) <= 1e-6 * max(1.0, abs(ref["lnZ"])), (log_z, ref["lnZ"])
     mar = pgm.exact.marginals(model)
-    expected = read_mar(f + ".MAR")
+    expected = pgm.read_marginals(f + ".MAR")
     err = max(np.abs(mar[v] - expected[v]).max() for v in model.variables)
     assert err <= 1e-5, err

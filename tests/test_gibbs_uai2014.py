@@ -13,7 +13,6 @@ import pytest
 import pgm
 import samplers
 
-from .test_exact_uai2014 import read_mar
 
 #: problem -> (R, beta_min, chains, draws, thin, warmup)
 BUDGETS = {
@@ -32,7 +31,7 @@ def test_tempered_gibbs_marginals_match_reference(uai_dir, name):
     s = samplers.sample(model, method="gibbs", tempering=samplers.geometric_betas(beta_min, R),
                         chains=chains, draws=draws, thin=thin, warmup=warmup, seed=2026,
                         keep_states=True, progress=False)
-    ref = read_mar(f + ".MAR")
+    ref = pgm.read_marginals(f + ".MAR")
     mar = s.marginals()
     err = max(np.abs(mar[v] - ref[v]).max() for v in model.variables)
     assert err <= 0.02, err

@@ -187,14 +187,13 @@ def test_parallel_tempering_on_frustrated_grids(uai_dir, name, chains):
     (geometric ladder from β = 0.05, adapted during 1000 warm-up sweeps), 10 000 sweeps per
     replica, 16 / 32 chains: marginals within 0.05 max-abs of the .MAR file (measured
     0.010–0.018 on Grids_11 and 0.011–0.043 / 0.014–0.018 with 16 / 32 chains on Grids_12)."""
-    from .test_exact_uai2014 import read_mar
 
     f = str(uai_dir / f"{name}.uai")
     m = pgm.read_uai(f, evidence=f + ".evid")
     s = samplers.parallel_tempering(m, samplers.geometric_betas(0.05, 16), chains=chains,
                                     draws=5000, thin=2, warmup=1000, seed=4, adapt_ladder=True,
                                     progress=False)
-    ref = read_mar(f + ".MAR")
+    ref = pgm.read_marginals(f + ".MAR")
     mar = s.marginals()
     err = max(np.abs(mar[v] - ref[v]).max() for v in m.variables)
     assert err <= 0.05, err

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import EvidenceError, ParseError
 from ._tokens import Tokens
 
-__all__ = ["read_uai", "write_uai", "read_evidence"]
+__all__ = ["read_uai", "write_uai", "read_evidence", "read_marginals"]
 
 
 def _read_text(path):
@@ -215,3 +215,26 @@ def write_uai(model, path, evidence_path=None):
         ev = model.evidence
         with open(evidence_path, "w") as fh:
             fh.write(" ".join([str(len(ev))] + [f"{idx[v]} {x}" for v, x in ev.items()]) + "\n")
+
+
+def read_marginals(path):
+    """Read a UAI ``.MAR`` file: a list with one probability array per variable.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.MAR")
+    >>> _ = open(p, "w").write("MAR 2 2 0.25 0.75 1 1.0")
+    >>> [m.tolist() for m in read_marginals(p)]
+    [[0.25, 0.75], [1.0]]
+    """
+    tk = Tokens(_read_text(path), str(path))
+    head, line = tk.next("the preamble MAR")
+    if head != "MAR":
+        raise tk.error(f"expected preamble MAR, got {head!r}", line)
+    n = tk.int("the number of variables", minimum=0)
+    out = []
+    for v in range(n):
+        k = tk.int(f"the cardinality of variable {v}", minimum=1)
+        out.append(np.array(tk.floats(k, f"the marginal of variable {v}")))
+    return out
