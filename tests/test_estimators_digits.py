@@ -1,0 +1,59 @@
+"""RBMs on real data: binarised 8×8 digits (scikit-learn's load_digits, threshold 8/16), fixed
+train/test split (1500 / 297).  64 hidden units, 50 epochs, batch 10, learning rate 0.05 (ours
+with inverse-time decay over 1500 updates; scikit-learn's BernoulliRBM has a constant rate).
+Test log-likelihood by AIS (base-rate base, 100 runs × 20 000 β; log Z standard errors ≈ 0.005).
+
+Measured (seed 0): PCD −18.63, CD-1 −18.72, scikit-learn −24.19 nats per test image (standard
+errors over test images ≈ 0.27–0.37, but the comparison is paired over the same images).
+"""
+
+import numpy as np
+import pytest
+
+import estimators
+import pgm
+import samplers
+
+sklearn = pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    x = (load_digits().data >= 8).astype(np.float64)
+    perm = np.random.default_rng(0).permutation(len(x))
+    return x[perm[:1500]], x[perm[1500:]]
+
+
+def _test_log_likelihood(rbm, train, test):
+    r = samplers.ais(rbm, betas=samplers.linear_betas(20000), runs=100,
+                     base=samplers.base_rate(train), seed=1)
+    return samplers.log_likelihood(rbm, test, r)
+
+
+def test_pcd_beats_cd1_and_sklearn_on_digits(digits):
+    from sklearn.neural_network import BernoulliRBM
+
+    train, test = digits
+    epochs, batch, lr = 50, 10, 0.05
+    results = {}
+    for name, objective in [("PCD", estimators.PCD(k=1, chains=100)), ("CD-1", estimators.CD(k=1))]:
+        rbm = pgm.RBM(64, 64, seed=0)
+        estimators.fit(rbm, train, objective, estimators.SGD(estimators.InverseTimeDecay(lr, steps=1500)),
+                       epochs=epochs, batch_size=batch, seed=0, progress=False)
+        results[name] = _test_log_likelihood(rbm, train, test)
+    sk = BernoulliRBM(n_components=64, learning_rate=lr, batch_size=batch, n_iter=epochs,
+                      random_state=0).fit(train)
+    sk_rbm = pgm.RBM(64, 64, W=sk.components_.T, b=sk.intercept_visible_, c=sk.intercept_hidden_)
+    results["sklearn"] = _test_log_likelihood(sk_rbm, train, test)
+    pcd, cd, skl = results["PCD"], results["CD-1"], results["sklearn"]
+    print({k: (round(v.mean, 3), round(v.std, 3)) for k, v in results.items()})
+    # paired differences over the same test set, plus both log-Z errors
+    def paired_se(a, b):
+        d = a.per_example - b.per_example
+        return np.hypot(d.std(ddof=1) / np.sqrt(d.size), np.hypot(a.std_log_z, b.std_log_z))
+
+    assert pcd.mean >= skl.mean, (pcd, skl)
+    assert pcd.mean - skl.mean > 3 * paired_se(pcd, skl)
+    assert pcd.mean >= cd.mean, (pcd, cd, paired_se(pcd, cd))
