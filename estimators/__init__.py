@@ -30,9 +30,11 @@ from .objectives import (CD, NCE, PCD, SML, DenoisingScoreMatching, ExactML, Fas
 from .optimizers import (LBFGS, SGD, Adam, CosineDecay, ExponentialDecay, InverseTimeDecay,
                          Optimizer, Schedule)
 from .bernoulli_rbm import BernoulliRBM
+from .greedy import pretrain_greedy
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
+    "pretrain_greedy",
     "fit", "History", "Checkpoint", "load_checkpoint",
     "Objective", "CD", "PCD", "SML", "FastPCD", "ExactML", "PseudoLikelihood", "RatioMatching",
     "ScoreMatching", "DenoisingScoreMatching", "NCE", "GaussianNoise", "BernoulliNoise",

@@ -57,3 +57,36 @@ def test_pcd_beats_cd1_and_sklearn_on_digits(digits):
     assert pcd.mean >= skl.mean, (pcd, skl)
     assert pcd.mean - skl.mean > 3 * paired_se(pcd, skl)
     assert pcd.mean >= cd.mean, (pcd, cd, paired_se(pcd, cd))
+
+
+def test_greedy_pretrained_dbn_log_likelihood_bound(digits):
+    """A 2-hidden-layer DBN [64, 32, 16] pretrained greedily (PCD, 10 epochs per layer) reports a
+    variational lower bound on the test log-likelihood, log p(v) ≥ E_q[log p(v|h1) − F_top(h1)]
+    − log Z_top + H(q), with the recognition pass q(h1|v) = σ(c1 + vW1) and the top RBM's log Z
+    exact (16 hidden units); Monte Carlo over 20 draws of h1.  Measured: bound −21.5 nats vs
+    −25.2 for independent pixels (and −18.6 for the 64-hidden RBM above)."""
+    import estimators as E
+
+    train, test = digits
+    dbn = pgm.DBN([64, 32, 16], seed=0)
+    E.pretrain_greedy(dbn, train, objective=lambda: E.PCD(k=1, chains=100),
+                      optimizer=lambda: E.SGD(E.InverseTimeDecay(0.05, steps=1500)), epochs=10,
+                      batch_size=10, seed=0)
+    top = dbn.top_rbm
+    log_z_top = pgm.exact.log_partition(top)
+    rng = np.random.default_rng(1)
+    q = 1 / (1 + np.exp(-(test @ dbn.W1 + dbn.recognition_biases[0])))
+    terms = []
+    for _ in range(20):
+        h = (rng.random(q.shape) < q).astype(float)
+        a = dbn.b0 + h @ dbn.W1.T
+        terms.append((test * a - np.logaddexp(0, a)).sum(1) - top.free_energy(h) - log_z_top)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(q * np.log(q) + (1 - q) * np.log1p(-q))
+    bound = float(np.mean(np.mean(terms, axis=0) + np.nan_to_num(ent).sum(1)))
+    p = train.mean(0).clip(1e-3, 1 - 1e-3)
+    independent = float(np.mean((test * np.log(p) + (1 - test) * np.log(1 - p)).sum(1)))
+    print({"dbn_bound": round(bound, 3), "independent_pixels": round(independent, 3)})
+    assert bound > independent + 2.0
+    with pytest.raises(TypeError, match="DBM"):
+        E.pretrain_greedy(pgm.DBM([64, 8, 4]), train)
