@@ -31,10 +31,12 @@ from .optimizers import (LBFGS, SGD, Adam, CosineDecay, ExponentialDecay, Invers
                          Optimizer, Schedule)
 from .bernoulli_rbm import BernoulliRBM
 from .greedy import pretrain_greedy
+from .variational import VariationalPCD
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
     "pretrain_greedy",
+    "VariationalPCD",
     "fit", "History", "Checkpoint", "load_checkpoint",
     "Objective", "CD", "PCD", "SML", "FastPCD", "ExactML", "PseudoLikelihood", "RatioMatching",
     "ScoreMatching", "DenoisingScoreMatching", "NCE", "GaussianNoise", "BernoulliNoise",

