@@ -23,8 +23,9 @@ def hidden_step(act, beta, prev, rng, h_out, log_w, sample):
     """``log_w[r] += Σ_j ζ(β a_rj) − ζ(β_prev a_rj)``; if ``sample``: ``h_rj ~ σ(β a_rj)``.
 
     For moderate arguments the increment is accumulated as a product of
-    ``(1 + e^{β a}) / (1 + e^{β_prev a})`` (two ``exp`` per unit, one ``log`` per 32 units) and
-    ``e^{β a}`` is reused for the draw; large arguments take the overflow-free softplus path.
+    ``(1 + e^{β a}) / (1 + e^{β_prev a}) = 1 / (1 + σ(β a)(e^{(β_prev − β) a} − 1))`` — one
+    ``exp`` per unit (in the model's dtype), one ``log`` per 32 units — and ``σ(β a)`` is reused
+    for the draw; large arguments take the overflow-free softplus path.
     """
     runs, n_h = act.shape
     for r in range(runs):
@@ -36,17 +37,20 @@ def hidden_step(act, beta, prev, rng, h_out, log_w, sample):
             x = beta * a
             y = prev * a
             if abs(x) < 30.0 and abs(y) < 30.0:
-                e1 = np.exp(x)
+                # (1 + e^x) / (1 + e^y) = 1 / (1 + σ(x) (e^t − 1)), t = y − x small: one exp per
+                # unit, in the model's dtype (float32 models: expf; the product stays float64)
+                e1 = np.float64(np.exp(act.dtype.type(x)))
+                sig = e1 / (1.0 + e1)
                 t = y - x
-                if abs(t) < 1e-3:  # e^y = e^x e^t with a 4th-order series for e^t (error < 1e-16)
-                    e2 = e1 * (1.0 + t * (1.0 + t * (0.5 + t * (1.0 / 6.0 + t * (1.0 / 24.0)))))
+                if abs(t) < 1e-3:  # e^t − 1 by its series (error < 1e-16)
+                    em1 = t * (1.0 + t * (0.5 + t * (1.0 / 6.0 + t * (1.0 / 24.0))))
                 else:
-                    e2 = np.exp(y)
-                prod *= (1.0 + e1) / (1.0 + e2)
+                    em1 = np.expm1(t)
+                prod /= 1.0 + sig * em1
                 if sample:
                     z, _, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
                     u = np.float64(z >> np.uint64(11)) * TWO_POW_M53
-                    h_out[r, j] = 1.0 if u * (1.0 + e1) < e1 else 0.0
+                    h_out[r, j] = 1.0 if u < sig else 0.0
             else:
                 acc += _softplus(x) - _softplus(y)
                 if sample:
