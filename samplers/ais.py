@@ -126,7 +126,7 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     True
     """
     from .sample import _count as count
-    from .sample import _prepare
+    from .sample import _Prepared
 
     runs = count(runs, "runs", 1)
     sweeps = count(sweeps, "sweeps", 1)
@@ -149,7 +149,7 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
                        seed=seed)
     if base != "uniform":
         raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
-    prep = _prepare(model, method=transition, chains=runs, seed=seed, evidence=evidence)
+    prep = _Prepared(model, transition, runs, seed, evidence)
     engine, state, rng, target = prep.engine, prep.state, prep.rng_state, prep.target
     log_z0 = float(sum(math.log(target.cards[i]) for i in target.free))
     lp = prep.log_unnormalized(state)

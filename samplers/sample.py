@@ -244,10 +244,6 @@ class _Prepared:
         return self.engine.log_unnormalized(state)
 
 
-def _prepare(model, method, chains, seed, evidence):
-    return _Prepared(model, method, chains, seed, evidence)
-
-
 def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
            evidence=None, init=None, scan="systematic", blocks=None, observables=None,
            keep_states=True, progress=True, tempering=None, swap_interval=1, adapt_ladder=False,
