@@ -11,7 +11,8 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
-from .errors import CardinalityError, EvidenceError, ModelError, TooLargeError
+from ._validation import as_batch as as_data
+from .errors import CardinalityError, ModelError, TooLargeError
 
 #: Largest number of binary units that exact computations enumerate (2**25 joint states).
 MAX_ENUMERATED_UNITS = 25
@@ -96,35 +97,6 @@ def init_weights(W, shape, name, dtype, rng):
     if W is None:
         return np.ascontiguousarray(0.01 * rng.standard_normal(shape), dtype=dtype)
     return as_param(W, shape, name, dtype)
-
-
-def as_data(x, n, name, dtype, binary):
-    """Validate a batch ``(m, n)`` or one row ``(n,)`` of unit values.
-
-    Returns ``(array (m, n) of dtype, was_1d)``.  Binary layers accept only 0 and 1
-    (:class:`~pgm.errors.EvidenceError` otherwise); every value must be finite.
-    """
-    if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be numeric, got {type(x).__name__}") from None
-    one = arr.ndim == 1
-    if one:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != n:
-        raise CardinalityError(f"{name} must have shape (m, {n}) or ({n},), got {np.shape(x)}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise EvidenceError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-    if binary:
-        ok = (arr == 0) | (arr == 1)
-        if not ok.all():
-            r, col = np.argwhere(~ok)[0]
-            raise EvidenceError(
-                f"{name} must be binary (0 or 1), found {arr[r, col]!r} at row {r}, unit {col}")
-    return np.ascontiguousarray(arr, dtype=dtype), one
 
 
 def rows_match(arrays, names):

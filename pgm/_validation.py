@@ -89,3 +89,32 @@ def check_variables(variables, index, what="query"):
     if len(set(out)) != len(out):
         raise ModelError(f"{what} repeats a variable: {out}")
     return out
+
+
+def as_batch(x, n, name, dtype=np.float64, binary=False):
+    """Validate a batch ``(rows, n)`` or one row ``(n,)`` of unit values.
+
+    Returns ``(array (rows, n) of dtype, was_1d)``.  Binary layers accept only 0 and 1
+    (:class:`~pgm.errors.EvidenceError` otherwise); every value must be finite.
+    """
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be numeric, got {type(x).__name__}") from None
+    one = arr.ndim == 1
+    if one:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n:
+        raise CardinalityError(f"{name} must have shape (n, {n}) or ({n},), got {np.shape(x)}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise EvidenceError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
+    if binary:
+        ok = (arr == 0) | (arr == 1)
+        if not ok.all():
+            r, col = np.argwhere(~ok)[0]
+            raise EvidenceError(
+                f"{name} must be binary (0 or 1), found {arr[r, col]!r} at row {r}, unit {col}")
+    return np.ascontiguousarray(arr, dtype=dtype), one

@@ -23,7 +23,8 @@ import numbers
 
 import numpy as np
 
-from .errors import CardinalityError, EvidenceError, ModelError
+from ._validation import as_batch
+from .errors import CardinalityError, ModelError
 
 __all__ = ["GaussianEnergy"]
 
@@ -109,22 +110,7 @@ class GaussianEnergy:
         return np.linalg.inv(self.precision)
 
     def _data(self, x, name="x"):
-        if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
-            arr = x
-        else:
-            try:
-                arr = np.asarray(x, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise TypeError(f"{name} must be numeric, got {type(x).__name__}") from None
-        one = arr.ndim == 1
-        if one:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != self.dim:
-            raise CardinalityError(f"{name} must have shape (n, {self.dim}) or ({self.dim},), got {np.shape(x)}")
-        arr = np.asarray(arr, dtype=np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise EvidenceError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-        return arr, one
+        return as_batch(x, self.dim, name)
 
     # -------------------------------------------------------------- energies
     def energy(self, x):
