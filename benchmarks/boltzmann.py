@@ -47,7 +47,7 @@ import numba  # noqa: E402
 
 import pgm  # noqa: E402
 import samplers  # noqa: E402
-from benchmarks._common import emit, load_average  # noqa: E402
+from benchmarks._common import emit, load_average, median_time  # noqa: E402
 
 
 def _cpu_ticks():
@@ -138,15 +138,6 @@ def case(n_v, n_h, chains, dtype, sweeps, repeats):
     return out
 
 
-def _median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times
-
-
 def peer_sklearn(n_v, n_h, chains, sweeps, repeats):
     try:
         from sklearn.neural_network import BernoulliRBM
@@ -162,7 +153,7 @@ def peer_sklearn(n_v, n_h, chains, sweeps, repeats):
         for _ in range(sweeps):
             v = model.gibbs(v)
 
-    med, _ = _median(run, repeats)
+    med, _ = median_time(run, repeats)
     emit({"peer": "sklearn BernoulliRBM.gibbs", "dtype": "float64", "chains": chains, "sweeps": sweeps,
           "median_s": med, "chain_steps_per_s": chains * sweeps / med})
 

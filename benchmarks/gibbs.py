@@ -34,7 +34,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -52,6 +51,7 @@ if ROOT not in sys.path:
 import networkx as nx  # noqa: E402
 import numba  # noqa: E402
 
+import samplers  # noqa: E402
 from samplers._rng import make_rng_state  # noqa: E402
 from samplers._spin_kernels import (  # noqa: E402
     checkerboard_order,
@@ -81,16 +81,6 @@ def _pin(cpus):
         return True
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def threads(k):
-    old = numba.get_num_threads()
-    numba.set_num_threads(k)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def time_calls(fn, repeats):
@@ -165,7 +155,7 @@ def bench_case(name, plan, beta, chains, sweeps, nthreads, repeats, random_scan=
                extra=None, ratio_to=None):
     spins = np.ones((chains, plan.n), dtype=np.int8)
     rng = make_rng_state(12345, chains)
-    with threads(nthreads):
+    with samplers.threads(nthreads):
         key = (plan.is_fast, random_scan)
         t0 = time.perf_counter()
         run_plan(plan, spins, rng, beta, 1, random_scan)  # compile / cache load
