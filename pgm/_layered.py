@@ -171,6 +171,17 @@ class LayeredModel:
         """Length of a full chain state (all layers concatenated)."""
         return int(sum(self.layer_sizes))
 
+    def _init_bipartite(self, n_visible, n_hidden, W, b, c, seed, dtype):
+        """Shared constructor of the RBM family: dtype, sizes, ``W`` (default ``N(0, 0.01²)``
+        from ``seed``), ``b``, ``c``.  Returns ``(n_visible, n_hidden)``."""
+        self.dtype = check_dtype(dtype)
+        n_v = check_count(n_visible, "n_visible")
+        n_h = check_count(n_hidden, "n_hidden")
+        self.W = init_weights(W, (n_v, n_h), "W", self.dtype, as_rng(seed))
+        self.b = as_param(b, (n_v,), "b", self.dtype)
+        self.c = as_param(c, (n_h,), "c", self.dtype)
+        return n_v, n_h
+
     @property
     def params(self):
         """``{name: array}`` — the model's own parameter arrays (not copies)."""

@@ -29,8 +29,7 @@ layer of at most :data:`~pgm._layered.MAX_ENUMERATED_UNITS` units.
 import numpy as np
 
 from ._layered import (LOG_2PI, LayeredModel, as_param, as_positive, as_rng, bits,
-                       check_count, check_dtype, check_enumerable, init_weights, lse,
-                       rows_match, sigmoid, softplus, state_chunks)
+                       check_enumerable, lse, rows_match, sigmoid, softplus, state_chunks)
 from .errors import ModelError
 
 __all__ = ["RBM", "GaussianBernoulliRBM", "SpikeSlabRBM"]
@@ -79,12 +78,7 @@ class RBM(LayeredModel):
     param_names = ("W", "b", "c")
 
     def __init__(self, n_visible, n_hidden, W=None, b=None, c=None, seed=None, dtype=np.float64):
-        self.dtype = check_dtype(dtype)
-        n_v = check_count(n_visible, "n_visible")
-        n_h = check_count(n_hidden, "n_hidden")
-        self.W = init_weights(W, (n_v, n_h), "W", self.dtype, as_rng(seed))
-        self.b = as_param(b, (n_v,), "b", self.dtype)
-        self.c = as_param(c, (n_h,), "c", self.dtype)
+        n_v, n_h = self._init_bipartite(n_visible, n_hidden, W, b, c, seed, dtype)
         self.layer_names = ("v", "h")
         self.layer_sizes = (n_v, n_h)
         self.layer_kinds = ("binary", "binary")
@@ -259,12 +253,7 @@ class GaussianBernoulliRBM(LayeredModel):
 
     def __init__(self, n_visible, n_hidden, W=None, b=None, c=None, sigma=1.0, learn_sigma=False,
                  seed=None, dtype=np.float64):
-        self.dtype = check_dtype(dtype)
-        n_v = check_count(n_visible, "n_visible")
-        n_h = check_count(n_hidden, "n_hidden")
-        self.W = init_weights(W, (n_v, n_h), "W", self.dtype, as_rng(seed))
-        self.b = as_param(b, (n_v,), "b", self.dtype)
-        self.c = as_param(c, (n_h,), "c", self.dtype)
+        n_v, n_h = self._init_bipartite(n_visible, n_hidden, W, b, c, seed, dtype)
         self.log_sigma = np.log(as_positive(sigma, (n_v,), "sigma", np.float64)).astype(self.dtype)
         self.learn_sigma = bool(learn_sigma)
         self.param_names = ("W", "b", "c", "log_sigma") if self.learn_sigma else ("W", "b", "c")
@@ -413,12 +402,7 @@ class SpikeSlabRBM(LayeredModel):
 
     def __init__(self, n_visible, n_hidden, W=None, b=None, c=None, mu=None, alpha=1.0, lam=1.0,
                  seed=None, dtype=np.float64):
-        self.dtype = check_dtype(dtype)
-        n_v = check_count(n_visible, "n_visible")
-        n_h = check_count(n_hidden, "n_hidden")
-        self.W = init_weights(W, (n_v, n_h), "W", self.dtype, as_rng(seed))
-        self.b = as_param(b, (n_v,), "b", self.dtype)
-        self.c = as_param(c, (n_h,), "c", self.dtype)
+        n_v, n_h = self._init_bipartite(n_visible, n_hidden, W, b, c, seed, dtype)
         self.mu = as_param(mu, (n_h,), "mu", self.dtype)
         self.log_alpha = np.log(as_positive(alpha, (n_h,), "alpha", np.float64)).astype(self.dtype)
         self.log_lam = np.log(as_positive(lam, (n_v,), "lam", np.float64)).astype(self.dtype)
