@@ -21,6 +21,7 @@ from .io import load, read_bif, read_evidence, read_marginals, read_uai, write_b
 from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
+from .mlp import MLPEnergy
 from . import inference
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "exact", "errors", "elimination_order", "induced_width",
     "read_uai", "write_uai", "read_evidence", "read_marginals", "read_bif", "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference",
-    "GaussianEnergy",
+    "GaussianEnergy", "MLPEnergy",
 ]
 
 __version__ = "0.1.0"

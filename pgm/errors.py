@@ -12,6 +12,7 @@ __all__ = [
     "CardinalityError",
     "UnknownVariableError",
     "EvidenceError",
+    "SamplingError",
     "ParseError",
     "TooLargeError",
 ]
@@ -53,6 +54,10 @@ class UnknownVariableError(KeyError):
 
 class EvidenceError(ModelError):
     """Evidence names a value outside a variable's domain or is otherwise invalid."""
+
+
+class SamplingError(ModelError):
+    """A model misbehaved during sampling (NaN or wrongly shaped energy); names the draw and chain."""
 
 
 class ParseError(ValueError):

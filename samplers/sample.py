@@ -309,6 +309,12 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     >>> s.states.shape, s.observables["magnetization"].shape
     ((2, 100, 64), (2, 100))
     """
+    if getattr(model, "sampler_family", None) == "binary_energy":
+        from .energy_gibbs import sample_binary_energy  # e.g. MLPEnergy over {0, 1}^d
+
+        return sample_binary_energy(model, method=method, chains=chains, draws=draws, warmup=warmup,
+                                    thin=thin, seed=seed, init=init, observables=observables,
+                                    keep_states=keep_states, progress=progress)
     if getattr(model, "sampler_family", None) == "layered":
         from ._layered import sample_layered  # RBM / DBM / DBN family: BLAS block Gibbs
 
