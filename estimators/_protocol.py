@@ -52,7 +52,7 @@ def visible_is_binary(model):
     """True when the model's visible units take values in {0, 1}."""
     if is_layered(model):
         return model.layer_kinds[0] == "binary"
-    return tuple(getattr(model, "domain", ())) == (0, 1)
+    return tuple(getattr(model, "domain", None) or ()) == (0, 1)
 
 
 def check_data(data, model, binary=False, name="data"):

@@ -15,6 +15,7 @@ __all__ = [
     "SamplingError",
     "ParseError",
     "TooLargeError",
+    "SamplingError",
 ]
 
 
@@ -56,10 +57,6 @@ class EvidenceError(ModelError):
     """Evidence names a value outside a variable's domain or is otherwise invalid."""
 
 
-class SamplingError(ModelError):
-    """A model misbehaved during sampling (NaN or wrongly shaped energy); names the draw and chain."""
-
-
 class ParseError(ValueError):
     """A model file (UAI, BIF, saved model) is malformed.
 
@@ -84,3 +81,20 @@ class ParseError(ValueError):
 
 class TooLargeError(ValueError):
     """Exact computation would need more memory than the configured limit."""
+
+
+class SamplingError(ModelError):
+    """A model misbehaved while a sampler ran (e.g. a NaN energy at a finite point).
+
+    Attributes
+    ----------
+    where : str or None
+        The iteration (``"warm-up iteration 12"``, ``"draw 40"``, ``"initial state"``).
+    chain : int or None
+        The chain whose state exposed the problem.
+    """
+
+    def __init__(self, message, where=None, chain=None):
+        self.where = where
+        self.chain = chain
+        super().__init__(message)

@@ -90,6 +90,8 @@ class GaussianEnergy:
     """
 
     param_names = ("mean", "precision")
+    #: read by :func:`samplers.sample`: a continuous energy (HMC, MALA, Langevin, MH)
+    sampler_family = "continuous"
 
     def __init__(self, mean, precision):
         mu = _check_mean(mean)
@@ -137,6 +139,21 @@ class GaussianEnergy:
         x, one = self._data(x)
         g = (x - self.mean) @ self.precision
         return g[0] if one else g
+
+    def energy_and_grad(self, x):
+        """``(E(x), ∇ₓE(x))`` for each row in one pass (used by the continuous samplers).
+
+        Examples
+        --------
+        >>> import pgm
+        >>> e, g = pgm.GaussianEnergy([0.0], [[2.0]]).energy_and_grad([[1.0], [2.0]])
+        >>> e.tolist(), g.tolist()
+        ([1.0, 4.0], [[2.0], [4.0]])
+        """
+        x, one = self._data(x)
+        g = (x - self.mean) @ self.precision
+        e = 0.5 * np.einsum("ni,ni->n", x - self.mean, g)
+        return (e[0], g[0]) if one else (e, g)
 
     def laplacian(self, x):
         """``Σ_j ∂²E/∂x_j² = tr P`` for each row."""

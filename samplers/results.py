@@ -32,13 +32,18 @@ class ChainState:
     swap_rng_state : uint64 ndarray (chains, 4) or None
         Replica-exchange streams of a tempered run (whose ``x`` then holds every replica,
         ``chains × R`` rows).
+    step_size : float64 ndarray (chains,) or None
+        Per-chain step sizes of a continuous sampler (HMC, MALA, Langevin, MH), as fixed at the
+        end of warm-up; ``None`` for discrete samplers.
     """
 
-    def __init__(self, x, rng_state, swap_rng_state=None):
+    def __init__(self, x, rng_state, swap_rng_state=None, step_size=None):
         self.x = np.array(x, copy=True)
         self.rng_state = np.array(rng_state, dtype=np.uint64, copy=True)
         self.swap_rng_state = None if swap_rng_state is None else \
             np.array(swap_rng_state, dtype=np.uint64, copy=True)
+        self.step_size = None if step_size is None else \
+            np.array(step_size, dtype=np.float64, copy=True)
 
     @property
     def chains(self):
@@ -49,6 +54,8 @@ class ChainState:
     def save(self, path):
         meta = json.dumps({"format": _FORMAT, "version": _VERSION})
         extra = {} if self.swap_rng_state is None else {"swap_rng_state": self.swap_rng_state}
+        if self.step_size is not None:
+            extra["step_size"] = self.step_size
         with open(path, "wb") as fh:
             np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta), **extra)
 
@@ -62,7 +69,8 @@ class ChainState:
                 if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
                     raise ParseError(f"not a chain state of version {_VERSION}: {meta}", str(path))
                 swap = data["swap_rng_state"] if "swap_rng_state" in data.files else None
-                return cls(data["x"], data["rng_state"], swap)
+                step = data["step_size"] if "step_size" in data.files else None
+                return cls(data["x"], data["rng_state"], swap, step)
             except KeyError as exc:
                 raise ParseError(f"missing record {exc}", str(path)) from None
 
@@ -107,7 +115,14 @@ class Samples:
                 f"n_vars={len(self.variables)}, observables={sorted(self.observables)})")
 
     def marginals(self):
-        """Empirical marginal distribution of every variable over all chains and draws."""
+        """Empirical marginal distribution of every variable over all chains and draws.
+
+        Discrete states only: a :class:`TypeError` for continuous samplers (use ``states`` or
+        :meth:`to_arviz`).
+        """
+        if self.info.get("state_space") == "continuous":
+            raise TypeError("marginals() tabulates discrete states; this run has continuous states "
+                            "(use Samples.states or to_arviz())")
         if self.states is None:
             raise ValueError("states were not kept (keep_states=False)")
         domain = self.info.get("domain")
@@ -126,7 +141,8 @@ class Samples:
 
         The posterior group holds ``x`` (dims ``chain, draw, variable``) when states were kept
         and ``include_states`` is true, plus every observable; ``sample_stats`` holds ``lp`` and,
-        for Metropolis, ``acceptance_rate``.
+        for Metropolis, ``acceptance_rate`` (continuous samplers add ``step_size``,
+        ``diverging`` and, for HMC, the Hamiltonian ``energy`` and ``n_steps``).
 
         Examples
         --------

@@ -29,9 +29,11 @@ from ._rng import make_rng_state
 from .results import ChainState, Samples
 from .tempering import TemperedRun, check_ladder, run_tempered
 
-__all__ = ["sample", "METHODS"]
+__all__ = ["sample", "METHODS", "CONTINUOUS_METHODS"]
 
 METHODS = ("gibbs", "block_gibbs", "metropolis")
+#: methods for continuous energy models (``samplers/continuous.py``)
+CONTINUOUS_METHODS = ("hmc", "mala", "langevin", "mh")
 SCANS = ("systematic", "random")
 #: largest state array ``keep_states=True`` may allocate (bytes)
 STATE_MEMORY_LIMIT = 8 * 2**30
@@ -244,18 +246,42 @@ class _Prepared:
         return self.engine.log_unnormalized(state)
 
 
-def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
+def _is_continuous(model):
+    """Continuous energy model (``samplers/continuous.py`` protocol)?"""
+    family = getattr(model, "sampler_family", None)
+    if family is not None:
+        return family == "continuous"
+    if isinstance(model, (_PairwiseModel, DiscreteModel, BayesianNetwork)):
+        return False
+    return all(hasattr(model, a) for a in ("dim", "energy", "grad_x"))
+
+
+def _reject_options(kind, given):
+    """``ValueError`` for options of the other model kind set to non-default values."""
+    for name, (value, default) in given.items():
+        if value is default or (default is not None and isinstance(value, type(default))
+                                and value == default):
+            continue
+        raise ValueError(f"{name}={value!r} does not apply to {kind}; leave it at its default {default!r}")
+
+
+def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, seed=None,
            evidence=None, init=None, scan="systematic", blocks=None, observables=None,
            keep_states=True, progress=True, tempering=None, swap_interval=1, adapt_ladder=False,
-           include_hidden=False):
-    """Draw MCMC samples of a discrete model.
+           include_hidden=False, step_size=None, n_leapfrog=None, target_accept=None,
+           adapt_step_size=True, jitter=None, mass=None):
+    """Draw MCMC samples of a discrete or continuous model.
 
     Parameters
     ----------
-    model : Ising, Potts, BoltzmannMachine, MarkovNetwork, FactorGraph or BayesianNetwork
-    method : {"gibbs", "block_gibbs", "metropolis"}
-        Single-site heat-bath Gibbs; block Gibbs over colour classes (``blocks``); single-site
-        Metropolis with a uniform proposal among the other states.
+    model : Ising, Potts, BoltzmannMachine, MarkovNetwork, FactorGraph, BayesianNetwork, a layered model, or a continuous energy model
+        Continuous energy models (``dim``, ``energy``, ``grad_x``; e.g.
+        :class:`pgm.GaussianEnergy`) are sampled by :func:`samplers.continuous.sample_continuous`.
+    method : {"gibbs", "block_gibbs", "metropolis"} or {"hmc", "mala", "langevin", "mh"}
+        Discrete models (default ``"gibbs"``): single-site heat-bath Gibbs; block Gibbs over
+        colour classes (``blocks``); single-site Metropolis with a uniform proposal among the
+        other states.  Continuous models (default ``"hmc"``, see
+        :data:`CONTINUOUS_METHODS`): HMC, MALA, unadjusted Langevin, random-walk Metropolis.
     chains : int, default 4 (or the number in ``init`` when it is a ChainState)
     draws : int
         Recorded draws per chain.
@@ -296,6 +322,13 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     include_hidden : bool
         Layered models (RBM, DBM, DBN, ...; see ``samplers/_layered.py``) only: record every
         layer, not just the visible units.
+    step_size, n_leapfrog, target_accept, adapt_step_size, jitter, mass :
+        Continuous models only (``ValueError`` for discrete ones unless left at their
+        defaults): per-chain step sizes (initial value of the warm-up adaptation, or fixed with
+        ``adapt_step_size=False``), HMC leapfrog steps (default 10), dual-averaging target
+        acceptance, step-size jitter, diagonal HMC mass; see ``samplers/continuous.py``.
+        ``evidence``, ``scan``, ``blocks``, ``tempering``, ``swap_interval``, ``adapt_ladder``
+        and ``include_hidden`` apply to discrete models only.
 
     Returns
     -------
@@ -309,6 +342,30 @@ def sample(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1, 
     >>> s.states.shape, s.observables["magnetization"].shape
     ((2, 100, 64), (2, 100))
     """
+    continuous_options = {"step_size": (step_size, None), "n_leapfrog": (n_leapfrog, None),
+                          "target_accept": (target_accept, None),
+                          "adapt_step_size": (adapt_step_size, True), "jitter": (jitter, None),
+                          "mass": (mass, None)}
+    if _is_continuous(model):
+        from .continuous import sample_continuous  # HMC / MALA / unadjusted Langevin / MH
+
+        if method in METHODS:
+            raise ValueError(f"method {method!r} samples discrete models; {type(model).__name__} is "
+                             f"continuous: use one of {CONTINUOUS_METHODS}")
+        _reject_options("continuous models", {
+            "evidence": (evidence, None), "scan": (scan, "systematic"), "blocks": (blocks, None),
+            "tempering": (tempering, None), "swap_interval": (swap_interval, 1),
+            "adapt_ladder": (adapt_ladder, False), "include_hidden": (include_hidden, False)})
+        return sample_continuous(model, method="hmc" if method is None else method, chains=chains,
+                                 draws=draws, warmup=warmup, thin=thin, seed=seed, init=init,
+                                 observables=observables, keep_states=keep_states,
+                                 progress=progress, **{k: v for k, (v, _) in continuous_options.items()})
+    _reject_options(f"the discrete model {type(model).__name__}", continuous_options)
+    if method is None:
+        method = "gibbs"
+    elif method in CONTINUOUS_METHODS:
+        raise ValueError(f"unknown method {method!r} for the discrete model {type(model).__name__} "
+                         f"({method!r} samples continuous energy models); expected one of {METHODS}")
     if getattr(model, "sampler_family", None) == "binary_energy":
         from .energy_gibbs import sample_binary_energy  # e.g. MLPEnergy over {0, 1}^d
 
