@@ -165,7 +165,21 @@ class Objective:
 def _method(model, method):
     if method is not None:
         return method
+    if getattr(model, "sampler_family", None) == "continuous":
+        return "langevin"
     return "block_gibbs" if is_layered(model) else "gibbs"
+
+
+def _options(options):
+    """Validated extra ``samplers.sample`` keywords (e.g. ``step_size`` for Langevin / HMC)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise TypeError(f"sampler_options must be a dict of keyword arguments, got {options!r}")
+    reserved = {"method", "chains", "draws", "warmup", "init", "seed", "progress"} & set(options)
+    if reserved:
+        raise ValueError(f"sampler_options may not set {sorted(reserved)}: the objective does")
+    return dict(options)
 
 
 def _sampler_init(model, x):
@@ -182,9 +196,11 @@ def _sampler_init(model, x):
     return np.ascontiguousarray(x)
 
 
-def _negative(model, init, chains, k, method, seed):
+def _negative(model, init, chains, k, method, seed, options=None):
+    if getattr(model, "sampler_family", None) == "continuous":
+        options = {"adapt_step_size": False, **(options or {})}   # a fixed kernel per update
     s = samplers.sample(sampling_view(model), method=method, chains=chains, draws=1, warmup=k - 1,
-                        init=init, seed=seed, progress=False)
+                        init=init, seed=seed, progress=False, **(options or {}))
     return np.asarray(s.states[:, 0, :], dtype=np.float64), s.final_state
 
 
@@ -201,7 +217,11 @@ class CD(Objective):
         Gibbs sweeps per update.
     method : str, optional
         ``samplers.sample`` method (default ``"block_gibbs"`` for layered models such as RBMs,
-        ``"gibbs"`` otherwise).
+        ``"langevin"`` for continuous energies, ``"gibbs"`` otherwise).
+    sampler_options : dict, optional
+        Extra ``samplers.sample`` keywords, e.g. ``{"step_size": 1e-3}`` for a Langevin or HMC
+        negative phase (continuous models run without step-size adaptation unless
+        ``adapt_step_size=True`` is given here).
 
     Examples
     --------
@@ -213,14 +233,16 @@ class CD(Objective):
     (['W', 'b', 'c'], (6, 3))
     """
 
-    def __init__(self, k=1, method=None):
+    def __init__(self, k=1, method=None, sampler_options=None):
         super().__init__()
         self.k = _int(k, "k", 1)
         self.method = method
+        self.sampler_options = _options(sampler_options)
         self.streams = None
 
     def config(self):
-        return {"type": type(self).__name__, "k": self.k, "method": self.method}
+        return {"type": type(self).__name__, "k": self.k, "method": self.method,
+                "sampler_options": self.sampler_options}
 
     def _grad(self, model, x, rng):
         # The chains restart from the data at every update, but their random streams carry on
@@ -229,10 +251,12 @@ class CD(Objective):
         n, init = x.shape[0], _sampler_init(model, x)
         method = _method(model, self.method)
         if self.streams is None or self.streams.shape[0] < n:
-            neg, final = _negative(model, init, n, self.k, method, int(rng.integers(2**63)))
+            neg, final = _negative(model, init, n, self.k, method, int(rng.integers(2**63)),
+                                   self.sampler_options)
             self.streams = np.array(final.rng_state, copy=True)
         else:
-            neg, final = _negative(model, samplers.ChainState(init, self.streams[:n]), n, self.k, method, None)
+            neg, final = _negative(model, samplers.ChainState(init, self.streams[:n]), n, self.k, method,
+                                   None, self.sampler_options)
             self.streams[:n] = final.rng_state
         g = _contrast(model, x, neg)
         return g, {"recon_error": float(np.mean((x - neg) ** 2))}
@@ -259,7 +283,8 @@ class PCD(Objective):
     ----------
     k : int
     chains : int
-    method : str, optional
+    method, sampler_options :
+        As :class:`CD`.
 
     Examples
     --------
@@ -272,15 +297,17 @@ class PCD(Objective):
     (10, 9)
     """
 
-    def __init__(self, k=1, chains=100, method=None):
+    def __init__(self, k=1, chains=100, method=None, sampler_options=None):
         super().__init__()
         self.k = _int(k, "k", 1)
         self.chains = _int(chains, "chains", 1)
         self.method = method
+        self.sampler_options = _options(sampler_options)
         self.state = None
 
     def config(self):
-        return {"type": type(self).__name__, "k": self.k, "chains": self.chains, "method": self.method}
+        return {"type": type(self).__name__, "k": self.k, "chains": self.chains, "method": self.method,
+                "sampler_options": self.sampler_options}
 
     def _sampler_model(self, model):
         return model
@@ -291,7 +318,7 @@ class PCD(Objective):
         else:
             init, seed = self.state, None
         neg, self.state = _negative(self._sampler_model(model), init, self.chains, self.k,
-                                    _method(model, self.method), seed)
+                                    _method(model, self.method), seed, self.sampler_options)
         return neg
 
     def _grad(self, model, x, rng):
@@ -344,8 +371,8 @@ class FastPCD(PCD):
     ['W', 'b', 'c']
     """
 
-    def __init__(self, k=1, chains=100, fast_lr=0.01, fast_decay=0.95, method=None):
-        super().__init__(k, chains, method)
+    def __init__(self, k=1, chains=100, fast_lr=0.01, fast_decay=0.95, method=None, sampler_options=None):
+        super().__init__(k, chains, method, sampler_options)
         self.fast_lr = _real(fast_lr, "fast_lr", 0.0)
         self.fast_decay = _real(fast_decay, "fast_decay", 0.0, 1.0)
         self.fast = None

@@ -33,6 +33,12 @@ def _gauss(seed=0):
     return pgm.GaussianEnergy(rng.normal(size=3), A @ A.T / 3 + np.eye(3))
 
 
+def _mlp(domain="real", seed=0):
+    f = pgm.MLPEnergy(3, hidden=(4, 3), activation="swish", seed=seed, quadratic=0.2, domain=domain)
+    f.biases[0][...] = np.random.default_rng(seed).normal(0, 0.5, 4)
+    return f
+
+
 def _binary(n=30, d=5, seed=1):
     return np.random.default_rng(seed).integers(0, 2, (n, d)).astype(float)
 
@@ -108,6 +114,10 @@ CASES = {
     "NCE/Gaussian": lambda: (_gauss(), E.NCE(E.GaussianNoise(np.zeros(3), 2 * np.eye(3)), ratio=3, c=-2.0), _real()),
     "NCE/BM": lambda: (_bm(), E.NCE(E.BernoulliNoise(np.full(5, 0.4)), ratio=2, c=-3.0), _binary()),
     "NCE/RBM": lambda: (_rbm(), E.NCE(ratio=2, c=-3.0), _binary()),
+    "SM/MLP": lambda: (_mlp(), E.ScoreMatching(), _real()),
+    "DSM/MLP": lambda: (_mlp(), E.DenoisingScoreMatching(0.3, n_noise=2, antithetic=True), _real()),
+    "NCE/MLP": lambda: (_mlp(), E.NCE(E.GaussianNoise(np.zeros(3), 2 * np.eye(3)), ratio=3, c=-2.0), _real()),
+    "PL/binary-MLP": lambda: (_mlp(domain="binary"), E.PseudoLikelihood(), _binary(d=3)),
 }
 
 

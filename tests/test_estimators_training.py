@@ -26,6 +26,10 @@ def _real(n=60, seed=1):
     return np.random.default_rng(seed).normal([0.5, -0.5], 1.0, size=(n, 2))
 
 
+def _mlp():
+    return pgm.MLPEnergy(2, hidden=(5,), activation="tanh", seed=0, quadratic=0.1)
+
+
 def _gauss():
     return pgm.GaussianEnergy(np.zeros(2), np.eye(2))
 
@@ -38,6 +42,11 @@ SETUPS = {
     "PL-stochastic/BM/SGD": lambda: (_bm(), _binary(), E.PseudoLikelihood(stochastic=True), E.SGD(0.1)),
     "NCE/Gaussian/SGD": lambda: (_gauss(), _real(), E.NCE(ratio=3), E.SGD(0.05, momentum=0.5)),
     "DSM/Gaussian/Adam": lambda: (_gauss(), _real(), E.DenoisingScoreMatching(0.5), E.Adam(0.02)),
+    "PCD-langevin/MLP/Adam": lambda: (_mlp(), _real(), E.PCD(k=3, chains=6, method="langevin",
+                                                             sampler_options={"step_size": 0.05}), E.Adam(0.01)),
+    "PCD-hmc/MLP/SGD": lambda: (_mlp(), _real(), E.PCD(k=2, chains=5, method="hmc",
+                                                       sampler_options={"step_size": 0.2, "n_leapfrog": 3}), E.SGD(0.02)),
+    "SM/MLP/Adam": lambda: (_mlp(), _real(), E.ScoreMatching(), E.Adam(0.01)),
 }
 
 
