@@ -265,5 +265,20 @@ class GaussianEnergy:
         """``∂ log Z/∂μ = 0``, ``∂ log Z/∂P = −½ P⁻¹`` (``= −E_p[∂E/∂P]``)."""
         return {"mean": np.zeros(self.dim), "precision": -0.5 * self.covariance}
 
+    def settings(self):
+        """Constructor settings (none beyond the parameters); see :meth:`save`."""
+        return {"dim": self.dim}
+
+    @classmethod
+    def from_settings(cls, settings):
+        d = int(settings["dim"])
+        return cls(np.zeros(d), np.eye(d))
+
+    def save(self, path):
+        """Write the model to ``path`` (``.npz`` + JSON, no pickle); read with :func:`pgm.load`."""
+        from .io.persist import save_model
+
+        save_model(self, path)
+
     def __repr__(self):
         return f"GaussianEnergy(dim={self.dim})"

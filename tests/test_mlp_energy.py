@@ -203,3 +203,17 @@ def test_bad_construction_and_parameters():
     with pytest.raises(ModelError, match="finite"):
         f.set_params(W1=np.ones((2, 3)), b1=[np.inf, 0, 0])
     np.testing.assert_array_equal(f.weights[0], before)      # all or nothing
+
+
+def test_save_and_load_round_trip(tmp_path):
+    for f in (_model("swish", (4, 3)), pgm.MLPEnergy(3, hidden=(2,), domain="binary", dtype=np.float32, seed=1),
+              pgm.GaussianEnergy([1.0, -1.0], [[2.0, 0.3], [0.3, 1.0]])):
+        path = tmp_path / "m.npz"
+        f.save(path)
+        g = pgm.load(path)
+        assert type(g) is type(f) and repr(g) == repr(f)
+        for k, v in f.params.items():
+            np.testing.assert_array_equal(g.params[k], v)
+            assert g.params[k].dtype == v.dtype
+    with np.load(path, allow_pickle=False) as data:      # plain arrays + JSON, no pickle
+        assert "__meta__" in data.files

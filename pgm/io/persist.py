@@ -33,12 +33,41 @@ def _unnames(items):
     return out
 
 
+def _parametric_kinds():
+    """Models saved as constructor settings (JSON) + parameter arrays: kind → class."""
+    from ..gaussian import GaussianEnergy
+    from ..mlp import MLPEnergy
+
+    return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy}
+
+
+def _save_parametric(model, path):
+    meta = {"format": FORMAT, "version": VERSION, "kind": type(model).__name__,
+            "settings": model.settings()}
+    arrays = {f"param_{k}": np.asarray(v) for k, v in model.params.items()}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _load_parametric(cls, meta, data, path):
+    try:
+        model = cls.from_settings(meta["settings"])
+        model.set_params(**{k[len("param_"):]: data[k] for k in data.files if k.startswith("param_")})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(f"corrupt {meta.get('kind')} record: {exc}", str(path)) from None
+    return model
+
+
 def save_model(model, path):
-    """Write ``model`` (MarkovNetwork, FactorGraph or BayesianNetwork) to ``path``."""
+    """Write ``model`` (MarkovNetwork, FactorGraph, BayesianNetwork, MLPEnergy or
+    GaussianEnergy) to ``path``."""
     from ..bayesian import BayesianNetwork
     from ..cpd import LinearGaussianCPD, LogisticCPD, TabularCPD
     from ..discrete import DiscreteModel
 
+    if type(model).__name__ in _parametric_kinds():
+        return _save_parametric(model, path)
     arrays = {}
     meta = {"format": FORMAT, "version": VERSION, "kind": type(model).__name__,
             "variables": _names(model.variables)}
@@ -106,6 +135,8 @@ def load(path):
         if meta.get("version") != VERSION:
             raise ParseError(f"unsupported format version {meta.get('version')!r} (this "
                              f"library reads version {VERSION})", str(path))
+        if meta.get("kind") in _parametric_kinds():
+            return _load_parametric(_parametric_kinds()[meta["kind"]], meta, data, path)
         names = _unnames(meta["variables"])
         evidence = {names[i]: x for i, x in meta.get("evidence", [])}
         kind = meta.get("kind")
