@@ -8,7 +8,11 @@ Energies (``v`` visible, ``h`` hidden, ``σ`` logistic, ``ζ`` softplus):
 * :class:`GaussianBernoulliRBM` — real ``v``, binary ``h``:
   ``E(v,h) = Σ_i (v_i − b_i)²/(2σ_i²) − c·h − Σ_ij (v_i/σ_i²) W_ij h_j``, so
   ``p(v|h) = N(b + Wh, diag σ²)``, ``p(h_j=1|v) = σ(c_j + Σ_i W_ij v_i/σ_i²)``.  ``σ`` is a
-  fixed attribute, or learned through the parameter ``log_sigma = log σ``.
+  fixed attribute, or learned through the parameter ``log_sigma = log σ``.  For score
+  matching (continuous ``v``, SPEC.md §3) it gives the input derivatives of its free energy
+  ``F(v) = Σ_i (v_i − b_i)²/(2σ_i²) − Σ_j ζ(a_j)``, ``a = c + (v/σ²)ᵀW``, ``q = σ(a)``:
+  ``∇ᵥF = (v − b − Wq)/σ²``, ``ΔᵥF = Σ_i σ_i⁻² − Σ_j q_j(1−q_j) Σ_i W_ij² σ_i⁻⁴`` and their
+  parameter gradients (``grad_x``, ``laplacian``, ``grad_laplacian``, ``grad_grad_x``).
 * :class:`SpikeSlabRBM` — the ssRBM of Courville, Bergstra & Bengio (2011): real ``v``,
   binary spikes ``h``, real slabs ``s``, with ``u = v − b``::
 
@@ -30,7 +34,7 @@ import numpy as np
 
 from ._layered import (LOG_2PI, LayeredModel, as_param, as_positive, as_rng, bits,
                        check_enumerable, lse, rows_match, sigmoid, softplus, state_chunks)
-from .errors import ModelError
+from .errors import CardinalityError, ModelError
 
 __all__ = ["RBM", "GaussianBernoulliRBM", "SpikeSlabRBM"]
 
@@ -225,6 +229,9 @@ class GaussianBernoulliRBM(LayeredModel):
 
     ``E(v,h) = Σ_i (v_i − b_i)²/(2σ_i²) − c·h − Σ_ij (v_i/σ_i²) W_ij h_j``, so
     ``p(v|h) = N(b + Wh, diag σ²)`` and ``p(h_j=1|v) = σ(c_j + Σ_i W_ij v_i/σ_i²)``.
+    ``grad_x``, ``laplacian``, ``grad_laplacian`` and ``grad_grad_x`` (input derivatives of the
+    free energy and their parameter gradients) make it trainable by
+    :class:`estimators.ScoreMatching` and :class:`estimators.DenoisingScoreMatching`.
 
     Parameters
     ----------
@@ -329,6 +336,90 @@ class GaussianBernoulliRBM(LayeredModel):
             # σ⁻² = e^{−2 log σ}: ∂E/∂log σ_i = −(v_i−b_i)²/σ_i² + 2 v_i (Wh)_i/σ_i²
             g["log_sigma"] = (-(v - self.b) ** 2 * p + 2 * vp * (h @ self.W.T)).sum(0)
         return self._param_grads(g, v.shape[0])
+
+    # -------------------------------------------------------------- score-matching protocol
+    def _score_terms(self, v):
+        """``π = 1/σ²``, ``v·π``, ``q = p(h=1|v)`` for validated rows ``v``."""
+        prec = self._prec()
+        vp = v * prec
+        return prec, vp, sigmoid(vp @ self.W + self.c)
+
+    def grad_x(self, v):
+        """``∇ᵥF(v) = (v − b − Wq)/σ²`` with ``q = p(h=1|v)``: shape ``(n, n_visible)``.
+
+        Examples
+        --------
+        >>> import pgm
+        >>> m = pgm.GaussianBernoulliRBM(2, 1, W=[[0.0], [0.0]], b=[1.0, 0.0], sigma=0.5)
+        >>> m.grad_x([2.0, 1.0]).tolist()
+        [4.0, 4.0]
+        """
+        v, one = self._data(0, v)
+        prec, _, q = self._score_terms(v)
+        return _out((v - self.b - q @ self.W.T) * prec, one)
+
+    def laplacian(self, v):
+        """``ΔᵥF(v) = Σ_i 1/σ_i² − Σ_j q_j(1−q_j) Σ_i W_ij²/σ_i⁴``: shape ``(n,)``.
+
+        Examples
+        --------
+        >>> import pgm
+        >>> m = pgm.GaussianBernoulliRBM(2, 1, W=[[1.0], [0.0]], c=[-0.5], sigma=0.5)
+        >>> float(m.laplacian([0.125, 3.0]))   # 8 − ¼·16
+        4.0
+        """
+        v, one = self._data(0, v)
+        prec, _, q = self._score_terms(v)
+        m = (prec * prec) @ (self.W * self.W)          # m_j = Σ_i W_ij²/σ_i⁴
+        return _out(prec.sum() - (q * (1 - q)) @ m, one)
+
+    def _rows_and_weights(self, v, weights):
+        v, _ = self._data(0, v)
+        n = v.shape[0]
+        if weights is None:
+            return v, np.full(n, 1.0 / n, dtype=self.dtype)
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.size != n:
+            raise CardinalityError(f"weights must have one entry per row ({n}), got {w.size}")
+        return v, w.astype(self.dtype)
+
+    def grad_laplacian(self, v, weights=None):
+        """``∂/∂θ Σ_k w_k ΔᵥF(v_k)`` (default ``w_k = 1/n``), name → array like ``params``.
+
+        With ``π = 1/σ²``, ``r = q(1−q)``, ``t = q(1−q)(1−2q)``, ``m_j = Σ_i π_i² W_ij²``:
+        ``∂ΔF/∂c_j = −t_j m_j``, ``∂ΔF/∂W_ij = −t_j m_j π_i v_i − 2 r_j π_i² W_ij``,
+        ``∂ΔF/∂b = 0``, ``∂ΔF/∂log σ_i = −2π_i + 2π_i v_i Σ_j W_ij t_j m_j + 4π_i² Σ_j r_j W_ij²``.
+        """
+        v, w = self._rows_and_weights(v, weights)
+        prec, vp, q = self._score_terms(v)
+        W2 = self.W * self.W
+        m = (prec * prec) @ W2
+        r = q * (1 - q)
+        tm = r * (1 - 2 * q) * m                       # t_j m_j per row
+        wtm, wr = tm * w[:, None], w @ r
+        g = {"W": -(vp.T @ wtm) - 2 * (prec * prec)[:, None] * self.W * wr,
+             "b": np.zeros_like(self.b), "c": -wtm.sum(0)}
+        if self.learn_sigma:
+            g["log_sigma"] = (-2 * prec * w.sum() + 2 * (vp * (wtm @ self.W.T)).sum(0)
+                              + 4 * prec * prec * (W2 @ wr))
+        return {k: np.asarray(g[k], dtype=self.dtype) for k in self.param_names}
+
+    def grad_grad_x(self, v, u, weights=None):
+        """``∂/∂θ Σ_k w_k u_k·∇ᵥF(v_k)`` (default ``w_k = 1/n``), name → array like ``params``.
+
+        With ``ũ = u/σ²``, ``e = ũW``, ``q = p(h=1|v)``, ``r = q(1−q)``: ``u·∇F = ũ·(v − b) − e·q``, so
+        ``∂/∂b = −ũ``, ``∂/∂c_j = −e_j r_j``, ``∂/∂W_ij = −ũ_i q_j − π_i v_i e_j r_j`` and
+        ``∂/∂log σ_i = −2ũ_i (v_i − b_i − (Wq)_i) + 2π_i v_i Σ_j W_ij e_j r_j``.
+        """
+        v, w = self._rows_and_weights(v, weights)
+        u = np.asarray(u, dtype=self.dtype).reshape(v.shape)
+        prec, vp, q = self._score_terms(v)
+        ut = u * prec * w[:, None]                      # weighted ũ
+        er = (ut @ self.W) * q * (1 - q)                 # weighted e ∘ r
+        g = {"W": -(ut.T @ q) - vp.T @ er, "b": -ut.sum(0), "c": -er.sum(0)}
+        if self.learn_sigma:
+            g["log_sigma"] = (-2 * ut * (v - self.b - q @ self.W.T) + 2 * vp * (er @ self.W.T)).sum(0)
+        return {k: np.asarray(g[k], dtype=self.dtype) for k in self.param_names}
 
     def exact_log_partition(self, memory_limit=None):
         """``log Z = Σ_i ½ log(2πσ_i²) + log Σ_h exp(c·h + Σ_i ((Wh)_i² + 2b_i(Wh)_i)/(2σ_i²))``.

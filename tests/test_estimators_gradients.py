@@ -39,6 +39,13 @@ def _mlp(domain="real", seed=0):
     return f
 
 
+def _gbrbm(learn_sigma=False, seed=0):
+    rng = np.random.default_rng(seed)
+    return pgm.GaussianBernoulliRBM(3, 2, W=rng.normal(0, 1.0, (3, 2)), b=rng.normal(0, 0.5, 3),
+                                    c=rng.normal(0, 0.5, 2), sigma=rng.uniform(0.6, 1.4, 3),
+                                    learn_sigma=learn_sigma)
+
+
 def _binary(n=30, d=5, seed=1):
     return np.random.default_rng(seed).integers(0, 2, (n, d)).astype(float)
 
@@ -116,6 +123,11 @@ CASES = {
     "NCE/RBM": lambda: (_rbm(), E.NCE(ratio=2, c=-3.0), _binary()),
     "SM/MLP": lambda: (_mlp(), E.ScoreMatching(), _real()),
     "DSM/MLP": lambda: (_mlp(), E.DenoisingScoreMatching(0.3, n_noise=2, antithetic=True), _real()),
+    "SM/GBRBM": lambda: (_gbrbm(), E.ScoreMatching(), _real()),
+    "SM/GBRBM-learn-sigma": lambda: (_gbrbm(learn_sigma=True), E.ScoreMatching(), _real()),
+    "DSM/GBRBM": lambda: (_gbrbm(), E.DenoisingScoreMatching(0.3, n_noise=3), _real()),
+    "DSM/GBRBM-learn-sigma": lambda: (_gbrbm(learn_sigma=True),
+                                      E.DenoisingScoreMatching(0.3, n_noise=2, antithetic=True), _real()),
     "NCE/MLP": lambda: (_mlp(), E.NCE(E.GaussianNoise(np.zeros(3), 2 * np.eye(3)), ratio=3, c=-2.0), _real()),
     "PL/binary-MLP": lambda: (_mlp(domain="binary"), E.PseudoLikelihood(), _binary(d=3)),
 }
