@@ -2,9 +2,9 @@
 densities of :mod:`pgm.toy` with each of PCD (Langevin negative phase), score matching, denoising
 score matching and NCE; ``KL(data ‖ model)`` is integrated on a 200 × 200 grid and must be below
 the stated threshold.  The recipes and seeds are those of ``examples/energy_2d.py`` (same figures); the
-thresholds are about twice the values measured with these seeds (PCD on the eight Gaussians:
-1.4×, it reaches 0.5–0.8 — the ring of modes but not yet their separation in this budget) and
-far below the KL of the best Gaussian fit (ring 0.96, eight Gaussians 1.82, moons 0.89).
+thresholds are about twice the values measured with these seeds (PCD, whose result varies
+more from seed to seed: 0.26–0.62 on the eight Gaussians at half or full budget, 0.15–0.35 on the
+moons; its thresholds are looser) and far below the KL of the best Gaussian fit (ring 0.96, eight Gaussians 1.82, moons 0.89).
 
 Also: a user-defined energy class implementing the documented protocol works with the samplers
 and the objectives.
@@ -27,10 +27,10 @@ _spec.loader.exec_module(example)
 
 #: (density, method) → KL threshold (nats) with the example's recipes
 THRESHOLDS = {
-    ("ring", "pcd"): 0.25, ("ring", "sm"): 0.1, ("ring", "dsm"): 0.1, ("ring", "nce"): 0.1,
-    ("8gaussians", "pcd"): 1.0, ("8gaussians", "sm"): 0.1, ("8gaussians", "dsm"): 0.3,
+    ("ring", "pcd"): 0.05, ("ring", "sm"): 0.1, ("ring", "dsm"): 0.1, ("ring", "nce"): 0.1,
+    ("8gaussians", "pcd"): 0.5, ("8gaussians", "sm"): 0.1, ("8gaussians", "dsm"): 0.3,
     ("8gaussians", "nce"): 0.15,
-    ("moons", "pcd"): 0.3, ("moons", "sm"): 0.3, ("moons", "dsm"): 0.3, ("moons", "nce"): 0.2,
+    ("moons", "pcd"): 0.4, ("moons", "sm"): 0.3, ("moons", "dsm"): 0.3, ("moons", "nce"): 0.2,
 }
 
 
