@@ -118,3 +118,14 @@ def as_batch(x, n, name, dtype=np.float64, binary=False):
             raise EvidenceError(
                 f"{name} must be binary (0 or 1), found {arr[r, col]!r} at row {r}, unit {col}")
     return np.ascontiguousarray(arr, dtype=dtype), one
+
+
+def row_weights(weights, n):
+    """Per-row weights of a weighted parameter gradient: ``1/n`` each (the batch mean) when
+    ``None``, else a length-``n`` float64 vector (:class:`~pgm.errors.CardinalityError` otherwise)."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.size != n:
+        raise CardinalityError(f"weights must have one entry per row ({n}), got {w.size}")
+    return w

@@ -34,7 +34,8 @@ import numpy as np
 
 from ._layered import (LOG_2PI, LayeredModel, as_param, as_positive, as_rng, bits,
                        check_enumerable, lse, rows_match, sigmoid, softplus, state_chunks)
-from .errors import CardinalityError, ModelError
+from ._validation import row_weights
+from .errors import ModelError
 
 __all__ = ["RBM", "GaussianBernoulliRBM", "SpikeSlabRBM"]
 
@@ -375,13 +376,7 @@ class GaussianBernoulliRBM(LayeredModel):
 
     def _rows_and_weights(self, v, weights):
         v, _ = self._data(0, v)
-        n = v.shape[0]
-        if weights is None:
-            return v, np.full(n, 1.0 / n, dtype=self.dtype)
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
-        if w.size != n:
-            raise CardinalityError(f"weights must have one entry per row ({n}), got {w.size}")
-        return v, w.astype(self.dtype)
+        return v, row_weights(weights, v.shape[0]).astype(self.dtype)
 
     def grad_laplacian(self, v, weights=None):
         """``∂/∂θ Σ_k w_k ΔᵥF(v_k)`` (default ``w_k = 1/n``), name → array like ``params``.

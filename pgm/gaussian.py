@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch
+from ._validation import as_batch, row_weights
 from .errors import CardinalityError, ModelError
 
 __all__ = ["GaussianEnergy"]
@@ -210,14 +210,6 @@ class GaussianEnergy:
         self.mean[...] = mu
         self.precision[...] = P
 
-    def _weights(self, n, weights):
-        if weights is None:
-            return np.full(n, 1.0 / n)
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
-        if w.size != n:
-            raise CardinalityError(f"weights must have one entry per row ({n}), got {w.size}")
-        return w
-
     def grad_energy(self, x, weights=None):
         """Parameter gradient of ``E``, averaged over the rows of ``x`` (or ``Σ_k w_k ∂E(x_k)``
         with ``weights``): ``∂E/∂μ = −P(x − μ)``, ``∂E/∂P = ½ (x − μ)(x − μ)ᵀ``.
@@ -230,7 +222,7 @@ class GaussianEnergy:
         ([-1.0, -2.0], [[0.5, 1.0], [1.0, 2.0]])
         """
         x, _ = self._data(x)
-        w = self._weights(x.shape[0], weights)
+        w = row_weights(weights, x.shape[0])
         u = x - self.mean
         return {"mean": -(w @ u) @ self.precision, "precision": 0.5 * (u.T @ (u * w[:, None]))}
 
@@ -239,7 +231,7 @@ class GaussianEnergy:
     def grad_laplacian(self, x, weights=None):
         """Parameter gradient of the Laplacian ``tr P`` (batch mean): ``0`` for μ, ``I`` for P."""
         x, _ = self._data(x)
-        s = float(np.sum(self._weights(x.shape[0], weights)))
+        s = float(np.sum(row_weights(weights, x.shape[0])))
         return {"mean": np.zeros(self.dim), "precision": s * np.eye(self.dim)}
 
     def grad_grad_x(self, x, v, weights=None):
@@ -256,7 +248,7 @@ class GaussianEnergy:
         """
         x, _ = self._data(x)
         v = np.asarray(v, dtype=np.float64).reshape(x.shape)
-        w = self._weights(x.shape[0], weights)
+        w = row_weights(weights, x.shape[0])
         u = x - self.mean
         G = v.T @ (u * w[:, None])
         return {"mean": -self.precision @ (w @ v), "precision": 0.5 * (G + G.T)}

@@ -28,7 +28,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch
+from ._validation import as_batch, row_weights
 from .errors import CardinalityError, ModelError
 
 __all__ = ["MLPEnergy", "ACTIVATIONS"]
@@ -88,15 +88,6 @@ def _swish(z, order):
 
 #: activation name → function ``(z, order) -> [σ, σ', …, σ^(order)]`` (``order`` ≥ 1)
 ACTIVATIONS = {"softplus": _softplus, "tanh": _tanh, "sigmoid": _logistic, "swish": _swish}
-
-
-def _weights_arg(weights, n):
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w.size != n:
-        raise CardinalityError(f"weights must have one entry per row ({n}), got {w.size}")
-    return w
 
 
 class MLPEnergy:
@@ -405,7 +396,7 @@ class MLPEnergy:
         The quadratic term has no parameters.
         """
         x, _ = self._batch(x)
-        return self._param_vjp(x, _weights_arg(weights, x.shape[0]), None, None)
+        return self._param_vjp(x, row_weights(weights, x.shape[0]), None, None)
 
     grad_free_energy = grad_energy
 
@@ -413,13 +404,13 @@ class MLPEnergy:
         """``∂/∂θ Σ_k w_k v_k · ∇ₓE(x_k)`` (default ``w_k = 1/n``), name → array."""
         x, _ = self._batch(x)
         v = np.asarray(v, dtype=np.float64).reshape(x.shape)
-        w = _weights_arg(weights, x.shape[0])
+        w = row_weights(weights, x.shape[0])
         return self._param_vjp(x, np.zeros(x.shape[0]), v * w[:, None], None)
 
     def grad_laplacian(self, x, weights=None):
         """``∂/∂θ Σ_k w_k ΔE(x_k)`` (default ``w_k = 1/n``), name → array."""
         x, _ = self._batch(x)
-        return self._param_vjp(x, np.zeros(x.shape[0]), None, _weights_arg(weights, x.shape[0]))
+        return self._param_vjp(x, np.zeros(x.shape[0]), None, row_weights(weights, x.shape[0]))
 
     # ------------------------------------------------------------------ binary domain
     def energy_delta(self, x, j):
