@@ -104,6 +104,7 @@ def test_user_defined_energy_works_with_samplers_and_objectives():
         ("dsm", E.DenoisingScoreMatching(0.05, n_noise=2, antithetic=True), E.Adam(0.05), 30),
         ("nce", E.NCE(ratio=2), E.Adam(0.05), 30),
         ("pcd", E.PCD(k=5, chains=200, method="langevin", sampler_options={"step_size": 0.05}), E.Adam(0.05), 30),
+        ("cd", E.CD(k=5, method="mala", sampler_options={"step_size": 0.05}), E.Adam(0.05), 30),
     ]:
         m = QuarticEnergy(2)
         E.fit(m, data, objective, opt, epochs=epochs, batch_size=500, seed=2, progress=False)
