@@ -162,6 +162,9 @@ def hmc(ev, x, E, G, eps, z, u, n_leapfrog=10, inv_mass=1.0, sqrt_mass=1.0):
             Hn = En + 0.5 * np.sum(pn * pn * inv_mass, axis=1)
             steps += alive
             alive = fin & _finite_rows(Gn) & (np.abs(Hn - H0) <= DIVERGENCE)
+            if alive.all():             # the common case: no row to hold back
+                q, p, g, Eq, H1 = qn, pn, Gn, En, Hn
+                continue
             a = alive[:, None]
             q, p, g = np.where(a, qn, q), np.where(a, pn, p), np.where(a, Gn, g)
             Eq, H1 = np.where(alive, En, Eq), np.where(alive, Hn, H1)
