@@ -33,7 +33,8 @@ from pgm.errors import ModelError, ParseError
 
 from ._protocol import check_data, visible_is_binary
 from .objectives import Objective
-from .optimizers import SGD
+from ._rbm_pcd import fast_pcd_step
+from .optimizers import SGD, Adam
 
 __all__ = ["fit", "History", "Checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
@@ -130,13 +131,20 @@ def _split(values):
     return mine, own
 
 
-def _apply(model, objective, new, where):
-    """Write new parameters; restore the old ones if this is interrupted or refused."""
+def _apply(model, objective, new, where, owned=False):
+    """Write new parameters; restore the old ones if this is interrupted or refused.
+
+    ``owned``: ``new`` holds fresh arrays nobody else references (the built-in optimisers'
+    results), which a model with ``_take_params`` may keep without copying.  A model whose
+    ``set_params`` rebinds arrays (``_set_params_rebinds``) is restored from its old arrays
+    themselves rather than from copies."""
     mine, own = _split(new)
-    old = {k: np.array(v, copy=True) for k, v in model.params.items()}
+    rebinds = getattr(model, "_set_params_rebinds", False)
+    old = {k: v if rebinds else np.array(v, copy=True) for k, v in model.params.items()}
     old_own = {k: np.array(v, copy=True) for k, v in objective.own_params.items()}
+    setter = model._take_params if owned and rebinds and hasattr(model, "_take_params") else model.set_params
     try:
-        model.set_params(**mine)
+        setter(**mine)
         if own:
             objective.set_own_params(**own)
     except ModelError as exc:
@@ -379,7 +387,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
         rng = np.random.Generator(np.random.PCG64(seed))
 
     objective.setup(model, x)
-    meta_extra = {"n_samples": n, "batch_size": batch_size, "data_sha256": _data_hash(x),
+    meta_extra = {"n_samples": n, "batch_size": batch_size,
+                  "data_sha256": _data_hash(x) if checkpoint is not None else None,
                   "shuffle": bool(shuffle)}
     history, start = History(), 0
     if resume:
@@ -389,6 +398,17 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
 
     show = progress and sys.stderr.isatty()
     step = 0
+    # PCD on a float64 binary RBM: one fused update (estimators/_rbm_pcd.py) instead of a
+    # sampler call plus a weighted gradient; same chains, same distribution
+    fast = None if full_batch else fast_pcd_step(model, objective)
+    own_optimizer = type(optimizer) in (SGD, Adam)   # keep no reference to grads, return fresh arrays
+    if fast is not None:
+        fast.copy_grads = not own_optimizer
+    # plain SGD (no momentum, no weight decay): the fast path also takes the step, fused with the
+    # gradient's last product — the same numbers as SGD.step, one pass over W fewer
+    fused_sgd = (fast is not None and type(optimizer) is SGD and optimizer.momentum == 0.0
+                 and optimizer.weight_decay == 0.0 and not objective.own_params)
+    grad_fn = objective._grad if fast is None else fast
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         if full_batch:
@@ -401,10 +421,16 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
             for a in range(0, n, batch_size):
                 batch = x[order[a:a + batch_size]]
                 where = f"at epoch {epoch + 1}, batch {a // batch_size + 1}"
-                grads, st = objective._grad(model, batch, rng)
-                _check_finite(grads, where)
-                new = optimizer.step(_param_view(model, objective), grads)
-                _apply(model, objective, new, where)
+                if fused_sgd:
+                    new, grads, st = fast.descend(model, batch, rng, optimizer.current_lr())
+                    _check_finite({"c": grads["c"]}, where)   # ∂W finite when ∂c is (RBMPCDStep)
+                    optimizer.t += 1
+                else:
+                    grads, st = grad_fn(model, batch, rng)
+                    # the fast path's ∂W is finite when its ∂c is (see RBMPCDStep)
+                    _check_finite(grads if fast is None else {"c": grads["c"]}, where)
+                    new = optimizer.step(_param_view(model, objective), grads)
+                _apply(model, objective, new, where, owned=own_optimizer)
                 step += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + float(v)

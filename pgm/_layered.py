@@ -78,10 +78,20 @@ def as_param(value, shape, name, dtype, default=0.0):
         arr = np.full(shape, float(arr))
     if arr.shape != tuple(shape):
         raise CardinalityError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)].flat[0]
-        raise ModelError(f"{name} must be finite, found {bad!r}")
+    check_finite(arr, name)
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr, name):
+    """Raise :class:`ModelError` naming the first non-finite value of ``arr``.
+
+    A sum is finite only when every term is (a NaN or infinite term makes it NaN or infinite),
+    so one reduction without a temporary decides the common case; only a non-finite sum (bad
+    values, or finite ones overflowing) needs the elementwise test."""
+    if arr.size and not np.isfinite(np.sum(arr)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ModelError(f"{name} must be finite, found {arr[bad].flat[0]!r}")
 
 
 def as_positive(value, shape, name, dtype):
@@ -203,6 +213,26 @@ class LayeredModel:
             if k not in current:
                 raise KeyError(f"unknown parameter {k!r}; expected one of {list(current)}")
             setattr(self, k, as_param(v, current[k].shape, k, self.dtype))
+        self._validate()
+
+    #: ``set_params`` binds new arrays and never writes into the old ones, so a caller may keep
+    #: the old arrays (not copies) to restore them (``estimators.fit`` does).
+    _set_params_rebinds = True
+
+    def _take_params(self, **values):
+        """``set_params`` for arrays handed over by a caller that keeps no other reference to
+        them (``estimators.fit`` with its own optimisers' fresh results): arrays already of the
+        model dtype, shape and C order are validated and bound without a copy."""
+        current = self.params
+        for k, v in values.items():
+            if k not in current:
+                raise KeyError(f"unknown parameter {k!r}; expected one of {list(current)}")
+            if (isinstance(v, np.ndarray) and v.dtype == self.dtype and v.shape == current[k].shape
+                    and v.flags.c_contiguous and v.flags.writeable):
+                check_finite(v, k)
+                setattr(self, k, v)
+            else:
+                setattr(self, k, as_param(v, current[k].shape, k, self.dtype))
         self._validate()
 
     def _validate(self):

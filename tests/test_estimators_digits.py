@@ -3,7 +3,7 @@ train/test split (1500 / 297).  64 hidden units, 50 epochs, batch 10, learning r
 with inverse-time decay over 1500 updates; scikit-learn's BernoulliRBM has a constant rate).
 Test log-likelihood by AIS (base-rate base, 100 runs × 20 000 β; log Z standard errors ≈ 0.005).
 
-Measured (seed 0): PCD −18.63, CD-1 −18.72, scikit-learn −24.19 nats per test image (standard
+Measured (seed 0): PCD −18.67, CD-1 −18.72, scikit-learn −24.19 nats per test image (standard
 errors over test images ≈ 0.27–0.37, but the comparison is paired over the same images).
 """
 
