@@ -51,8 +51,9 @@ def main():
     n_v, n_h = 784, 500
     rng = np.random.default_rng(1)
     data = (rng.random((1000, n_v)) < 0.13).astype(float)
+    W = rng.normal(0, 0.01, (n_v, n_h))        # the same model in both precisions
     for dtype in (np.float32, np.float64):
-        rbm = pgm.RBM(n_v, n_h, W=rng.normal(0, 0.01, (n_v, n_h)), dtype=dtype)
+        rbm = pgm.RBM(n_v, n_h, W=W, dtype=dtype)
         base = samplers.base_rate(data)
         samplers.ais(rbm, betas=samplers.linear_betas(10), runs=args.runs, base=base, seed=0)
         for n_b in (args.betas // 4, args.betas):
