@@ -56,9 +56,10 @@ def visible_is_binary(model):
     return tuple(getattr(model, "domain", None) or ()) == (0, 1)
 
 
-def check_data(data, model, binary=False, name="data"):
+def check_data(data, model, binary=False, name="data", copy=True):
     """Validate a training set: 2-D numeric, finite, ``n_features(model)`` columns, binary when
-    the model or the objective needs it.  Returns a float64 C-contiguous copy."""
+    the model or the objective needs it.  Returns a float64 C-contiguous copy (``copy=False``:
+    ``data`` itself when it is one already — for a caller that only reads it)."""
     if isinstance(data, np.ndarray) and data.dtype.kind in "fiub":
         arr = data
     else:
@@ -74,7 +75,7 @@ def check_data(data, model, binary=False, name="data"):
                                f"{type(model).__name__}, got {np.shape(data)}")
     if arr.shape[0] < 1:
         raise ValueError(f"{name} has no rows")
-    arr = np.array(arr, dtype=np.float64, order="C")
+    arr = np.array(arr, dtype=np.float64, order="C", copy=True if copy else None)
     binary = binary or visible_is_binary(model)
     if not _any_bad(arr.reshape(-1), binary):    # one vectorised pass, no temporaries
         return arr

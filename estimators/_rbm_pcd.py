@@ -13,7 +13,13 @@ chains whose state ``(v, h)`` is ``objective.state``):
    ``∂b = −mean x + mean v⁻``, ``∂c = −mean p⁺ + mean p⁻``;
 4. with plain SGD (:meth:`RBMPCDStep.descend`, what ``fit`` uses for ``SGD`` without momentum
    or weight decay) the step ``W − lr·∂W`` is fused with the last product, so ``∂W`` is never
-   stored (bit for bit ``SGD.step``'s result).
+   stored (bit for bit ``SGD.step``'s result), and each new weight is checked to be finite as
+   it is written (:attr:`RBMPCDStep.new_W_finite`), so ``fit`` needs no pass over the new ``W``
+   for that.
+
+``x W`` does not depend on the chains, so (both sparse) it is done with the last sweep's
+``v⁻ W``: one pass over ``W`` for the two products (the same sums, so the same numbers).  Work
+arrays and the new ``W`` start on 64-byte boundaries (:data:`ALIGN`).
 
 The chains' state (a :class:`samplers.ChainState` this object creates from
 ``objective.state`` on its first update) is advanced in place.
@@ -42,8 +48,9 @@ import numpy as np
 
 from samplers import ChainState
 from samplers._binary_products import (TILE, bernoulli_lists, blocks, gather_rows, gather_tiles,
-                                       gather_tiles_descend, gather_tiles_to_rows, index_lists,
-                                       pack_col_tiles, pack_tail, tiles)
+                                       gather_tiles_descend_checked,
+                                       gather_tiles_to_rows, index_lists, pack_col_tiles, pack_tail,
+                                       tiles)
 from samplers._rng import make_rng_state
 
 __all__ = ["SPARSE_MAX_DENSITY", "fast_pcd_step", "RBMPCDStep"]
@@ -72,6 +79,23 @@ def fast_pcd_step(model, objective):
     return RBMPCDStep(objective, *model.layer_sizes)
 
 
+#: Alignment (bytes) of every float64 work array and of the new ``W`` of a fused step: a tile row
+#: (256 bytes) then starts on a cache line, so that none of the 64-byte vector loads and stores
+#: of the kernels straddles two lines (numpy's large arrays start 16 bytes past a line, which
+#: makes every one of them straddle; the rows of a new ``W`` with an odd number of 32-byte
+#: halves per row alternate between straddling and not).
+ALIGN = 64
+
+
+def _aligned(shape, zero=True):
+    """A C-contiguous float64 array of ``shape`` starting on an :data:`ALIGN`-byte boundary (a
+    view of a slightly larger buffer); zero-filled unless ``zero`` is False."""
+    size = int(np.prod(shape, dtype=np.int64))
+    buf = (np.zeros if zero else np.empty)(size + ALIGN // 8)
+    off = (-buf.ctypes.data % ALIGN) // 8
+    return buf[off:off + size].reshape(shape)
+
+
 def _as_tiles(rows_padded):
     """Row-major ``(rows, TILE·tiles)`` seen as tile-major ``(tiles, rows, TILE)`` (a view)."""
     r, w = rows_padded.shape
@@ -92,17 +116,15 @@ class RBMPCDStep:
         self.n_v, self.n_h = n_v, n_h = int(n_v), int(n_h)
         self.th, self.tv = th, tv = tiles(n_h), tiles(n_v)
         m = objective.chains
-        self.W_tail = np.zeros((n_v, TILE))          # last (partial) tile of W's columns (for v W)
-        self.W_cols = np.zeros((tv, n_h, TILE))      # Wᵀ in tiles of visible units (for h Wᵀ)
-        self.c_pad = np.zeros(th * TILE)
-        self.b_pad = np.zeros(tv * TILE)
+        self.W_tail = _aligned((n_v, TILE))          # last (partial) tile of W's columns (for v W)
+        self.W_cols = _aligned((tv, n_h, TILE))      # Wᵀ in tiles of visible units (for h Wᵀ)
+        self.c_pad = _aligned(th * TILE)
+        self.b_pad = _aligned(tv * TILE)
         self.G = self.G_tmp = None                   # gradient buffers (allocated when needed)
         # chains: lists of v and h (with block boundaries), products
-        self.v_idx = np.empty((m, n_v), dtype=np.int32)
-        self.v_pos = np.empty((m, blocks(n_v) + 1), dtype=np.int64)
         self.h_idx = np.empty((m, n_h), dtype=np.int32)
         self.h_pos = np.empty((m, blocks(n_h) + 1), dtype=np.int64)
-        self.av_tiles = np.zeros((tv, m, TILE))       # h Wᵀ + b, sparse path
+        self.av_tiles = _aligned((tv, m, TILE))       # h Wᵀ + b, sparse path
         self.av_rows = np.zeros((m, tv * TILE))       # dense path
         self.hv_rows = np.zeros((m, th * TILE))       # v⁻ W + c, dense path
         self.per_n = {}
@@ -110,6 +132,9 @@ class RBMPCDStep:
         self.force = None            # tests: "sparse" or "dense" for every product
         self.copy_grads = True       # False: grads["W"] is a buffer the next update overwrites
         self.last = {}               # densities and paths of the last update (benchmarks)
+        # whether the new W of the last descend is finite, checked as it was written (o − o is 0
+        # for a finite o); False when unchecked (fit then checks it as usual)
+        self.new_W_finite = False
         self._no_idx = np.empty((0, 0), dtype=np.int32)
         self._no_cnt = np.empty(0, dtype=np.int64)
 
@@ -117,15 +142,19 @@ class RBMPCDStep:
         """Work arrays that depend on the number of data rows ``n``."""
         if n not in self.per_n:
             n_v, th, m = self.n_v, self.th, self.objective.chains
+            xv_idx = np.empty((n + m, n_v), dtype=np.int32)
+            xv_pos = np.empty((n + m, blocks(n_v) + 1), dtype=np.int64)
             self.per_n[n] = {
-                "x_idx": np.empty((n, n_v), dtype=np.int32),
-                "x_pos": np.empty((n, blocks(n_v) + 1), dtype=np.int64),
+                # lists of the data rows, then of the chains' visible vectors: the last sweep's
+                # v⁻ W and x W are one gather_rows call over all n + m lists (one pass over W)
+                "xv_idx": xv_idx, "xv_pos": xv_pos,
+                "x_idx": xv_idx[:n], "x_pos": xv_pos[:n], "v_idx": xv_idx[n:], "v_pos": xv_pos[n:],
                 # per visible unit: data rows r, then chains as n + c
                 "cols": np.empty((n_v, n + m), dtype=np.int32),
                 "cnt_x": np.empty(n_v, dtype=np.int64),
                 "cnt": np.empty(n_v, dtype=np.int64),
                 "zeros": np.zeros(n_v, dtype=np.int64),
-                "Q": np.zeros((th, n + m, TILE)),         # p⁺ rows, then p⁻ rows (sparse path)
+                "Q": _aligned((th, n + m, TILE)),          # p⁺ rows, then p⁻ rows (sparse path)
                 "hx_rows": np.zeros((n, th * TILE)),      # x W + c, dense path
             }
         return self.per_n[n]
@@ -172,6 +201,7 @@ class RBMPCDStep:
         obj = self.objective
         n_v, n_h, m, k = self.n_v, self.n_h, obj.chains, obj.k
         W = np.ascontiguousarray(model.W, dtype=np.float64)
+        self.new_W_finite = False
         b = np.asarray(model.b, dtype=np.float64)
         c = np.asarray(model.c, dtype=np.float64)
         self.c_pad[:n_h] = c
@@ -188,10 +218,8 @@ class RBMPCDStep:
             nnz = index_lists(x, B["x_idx"], B["x_pos"], cols, cnt_x)
             dens_x = nnz / (n * n_v)
             x_sparse = self._sparse(dens_x)
-            if x_sparse:
-                pack_tail(W, self.W_tail)
-                packed_rows = True
-                gather_rows(W, self.W_tail, B["x_idx"], B["x_pos"], self.c_pad, Q, 0)
+            pos_exp = False          # pos holds exp(−a⁺) already
+            if x_sparse:             # x W is done with the last sweep's v⁻ W (or alone, below)
                 pos = Q[:, :n]
             else:
                 pos = B["hx_rows"]
@@ -217,27 +245,38 @@ class RBMPCDStep:
                 last = sweep == k - 1
                 if last:
                     cnt[:] = cnt_x
-                nnz = bernoulli_lists(av_t, n_v, S, v, self.v_idx, self.v_pos,
+                nnz = bernoulli_lists(av_t, n_v, S, v, B["v_idx"], B["v_pos"],
                                       cols if last else self._no_idx, cnt, n)
                 dens_v = nnz / (m * n_v)
                 v_sparse = self._sparse(dens_v)
+                if not packed_rows and (x_sparse or v_sparse):
+                    pack_tail(W, self.W_tail)
+                    packed_rows = True
+                if last and x_sparse:
+                    # x W + c (rows 0..n−1 of Q), with v⁻ W + c when that is sparse too
+                    rows = n + m if v_sparse else n
+                    gather_rows(W, self.W_tail, B["xv_idx"][:rows], B["xv_pos"][:rows], self.c_pad, Q, 0)
                 if v_sparse:
-                    if not packed_rows:
-                        pack_tail(W, self.W_tail)
-                        packed_rows = True
-                    gather_rows(W, self.W_tail, self.v_idx, self.v_pos, self.c_pad, Q, n)
+                    if not (last and x_sparse):
+                        gather_rows(W, self.W_tail, B["v_idx"], B["v_pos"], self.c_pad, Q, n)
                     neg, neg_t = Q[:, n:], Q[:, n:]
                 else:
                     neg = self.hv_rows
                     np.matmul(v, W, out=neg[:, :n_h])
                     neg[:, :n_h] += c
                     neg_t = _as_tiles(neg)
-                np.negative(neg, out=neg)
-                np.exp(neg, out=neg)
+                if last and x_sparse and v_sparse:     # both halves of Q at once
+                    np.negative(Q, out=Q)
+                    np.exp(Q, out=Q)
+                    pos_exp = True
+                else:
+                    np.negative(neg, out=neg)
+                    np.exp(neg, out=neg)
                 nnz = bernoulli_lists(neg_t, n_h, S, h, self.h_idx, self.h_pos, self._no_idx, self._no_cnt, 0)
             # q⁺ = −p⁺/n = 1 / (−n − n e⁺),  q⁻ = p⁻/m = 1 / (m + m e⁻)
-            np.negative(pos, out=pos)
-            np.exp(pos, out=pos)
+            if not pos_exp:
+                np.negative(pos, out=pos)
+                np.exp(pos, out=pos)
             pos *= -n
             pos -= n
             np.reciprocal(pos, out=pos)
@@ -246,13 +285,13 @@ class RBMPCDStep:
             np.reciprocal(neg, out=neg)
         # gradient ∂W = xᵀq⁺ + v⁻ᵀq⁻ (row sums over the per-unit lists, or BLAS)
         if self.G is None:
-            self.G, self.G_tmp = np.zeros((n_v, self.th * TILE)), np.zeros((n_v, n_h))
+            self.G, self.G_tmp = _aligned((n_v, self.th * TILE)), np.zeros((n_v, n_h))
         G = self.G
         Gv = G[:, :n_h]
         new_W = None
         if x_sparse and v_sparse and lr is not None:
-            new_W = np.empty((n_v, n_h))
-            gather_tiles_descend(Q, cols, B["zeros"], cnt, W, lr, new_W)
+            new_W = _aligned((n_v, n_h), zero=False)
+            self.new_W_finite = gather_tiles_descend_checked(Q, cols, B["zeros"], cnt, W, lr, new_W)
         elif x_sparse and v_sparse:       # each unit's list: its data rows, then its chains
             gather_tiles_to_rows(Q, cols, B["zeros"], cnt, G, False)
         elif x_sparse:

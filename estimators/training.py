@@ -131,20 +131,26 @@ def _split(values):
     return mine, own
 
 
-def _apply(model, objective, new, where, owned=False):
+def _apply(model, objective, new, where, owned=False, finite=()):
     """Write new parameters; restore the old ones if this is interrupted or refused.
 
     ``owned``: ``new`` holds fresh arrays nobody else references (the built-in optimisers'
-    results), which a model with ``_take_params`` may keep without copying.  A model whose
+    results), which a model with ``_take_params`` may keep without copying (``finite``: names of
+    arrays of ``new`` already checked to be finite, passed on to it).  A model whose
     ``set_params`` rebinds arrays (``_set_params_rebinds``) is restored from its old arrays
     themselves rather than from copies."""
     mine, own = _split(new)
     rebinds = getattr(model, "_set_params_rebinds", False)
     old = {k: v if rebinds else np.array(v, copy=True) for k, v in model.params.items()}
     old_own = {k: np.array(v, copy=True) for k, v in objective.own_params.items()}
-    setter = model._take_params if owned and rebinds and hasattr(model, "_take_params") else model.set_params
+    take = owned and rebinds and hasattr(model, "_take_params")
     try:
-        setter(**mine)
+        if take and finite:
+            model._take_params(_finite=finite, **mine)
+        elif take:
+            model._take_params(**mine)
+        else:
+            model.set_params(**mine)
         if own:
             objective.set_own_params(**own)
     except ModelError as exc:
@@ -359,7 +365,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
     if objective.data_kind == "binary" and not visible_is_binary(model):
         raise TypeError(f"{type(objective).__name__} needs a model of binary units, "
                         f"{type(model).__name__} has none")
-    x = check_data(data, model, binary=objective.data_kind == "binary")
+    # read only (batches are copies): no copy of a float64 C-contiguous data set
+    x = check_data(data, model, binary=objective.data_kind == "binary", copy=False)
     n = x.shape[0]
     full_batch = bool(getattr(optimizer, "full_batch", False))
     if full_batch:
@@ -425,18 +432,22 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
                     new, grads, st = fast.descend(model, batch, rng, optimizer.current_lr())
                     _check_finite({"c": grads["c"]}, where)   # ∂W finite when ∂c is (RBMPCDStep)
                     optimizer.t += 1
+                    # the new W was checked finite as the step wrote it (RBMPCDStep.new_W_finite)
+                    _apply(model, objective, new, where, owned=own_optimizer,
+                           finite=("W",) if fast.new_W_finite else ())
                 else:
                     grads, st = grad_fn(model, batch, rng)
                     # the fast path's ∂W is finite when its ∂c is (see RBMPCDStep)
                     _check_finite(grads if fast is None else {"c": grads["c"]}, where)
                     new = optimizer.step(_param_view(model, objective), grads)
-                _apply(model, objective, new, where, owned=own_optimizer)
+                    _apply(model, objective, new, where, owned=own_optimizer)
                 step += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                     counts[k] = counts.get(k, 0) + 1
                 if callbacks:
                     _call_callbacks(callbacks, "on_batch_end", step, model, st)
+
             stats = {k: sums[k] / counts[k] for k in sums}
         record = {"epoch": epoch + 1, **stats, "lr": lr, "seconds": time.perf_counter() - t0}
         record.update(_call_callbacks(callbacks, "on_epoch_end", epoch + 1, model, history))

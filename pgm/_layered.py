@@ -219,17 +219,20 @@ class LayeredModel:
     #: the old arrays (not copies) to restore them (``estimators.fit`` does).
     _set_params_rebinds = True
 
-    def _take_params(self, **values):
+    def _take_params(self, _finite=(), **values):
         """``set_params`` for arrays handed over by a caller that keeps no other reference to
         them (``estimators.fit`` with its own optimisers' fresh results): arrays already of the
-        model dtype, shape and C order are validated and bound without a copy."""
+        model dtype, shape and C order are validated and bound without a copy.  ``_finite``: names
+        of arrays the caller has already checked are finite (the RBM PCD fast path's new ``W``,
+        checked as it is written), whose finiteness pass is skipped."""
         current = self.params
         for k, v in values.items():
             if k not in current:
                 raise KeyError(f"unknown parameter {k!r}; expected one of {list(current)}")
             if (isinstance(v, np.ndarray) and v.dtype == self.dtype and v.shape == current[k].shape
                     and v.flags.c_contiguous and v.flags.writeable):
-                check_finite(v, k)
+                if k not in _finite:
+                    check_finite(v, k)
                 setattr(self, k, v)
             else:
                 setattr(self, k, as_param(v, current[k].shape, k, self.dtype))

@@ -20,7 +20,11 @@ width are padding).  ``h Wᵀ`` reads ``Wᵀ`` packed by :func:`pack_col_tiles`
 only the last, partial tile packed by :func:`pack_tail`) — packing ``W`` as well would cost
 as much as it saves.  The gradient ``vᵀ q`` sums rows of a tile-major ``q`` over per-column
 lists (:func:`gather_tiles_to_rows`, or :func:`gather_tiles_descend` fused with a plain
-gradient step).
+gradient step; :func:`gather_tiles_descend_checked` also checks the new weights are finite).
+
+Alignment: the vector loads and stores are "aligned" only when the caller's arrays start on a
+64-byte boundary (numpy's large arrays start 16 bytes past one, so every 64-byte access would
+straddle two cache lines); ``estimators/_rbm_pcd.py`` allocates its work arrays so.
 
 Exactness: plain float64 additions of the same terms as the dense product (summed in another
 order, so results agree to rounding, ~1e-16 relative); no approximation.
@@ -45,8 +49,8 @@ from numba.extending import intrinsic
 from ._rng import TWO_POW_M53, xoshiro_step
 
 __all__ = ["TILE", "BLOCK", "tiles", "blocks", "pack_col_tiles", "pack_tail",
-           "index_lists", "gather_tiles", "gather_rows", "gather_tiles_to_rows", "gather_tiles_descend",
-           "bernoulli_lists"]
+           "index_lists", "gather_tiles", "gather_rows", "gather_tiles_to_rows",
+           "gather_tiles_descend", "gather_tiles_descend_checked", "bernoulli_lists"]
 
 _VW = 8                 # doubles per vector
 _NV = 4                 # vectors per tile
@@ -305,6 +309,33 @@ def gather_tiles_descend(src, idx, k0, k1, W, lr, out):
             oi = out[i, j0:j0 + w]
             for ln in range(w):
                 oi[ln] = wi[ln] - lr * g[ln]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def gather_tiles_descend_checked(src, idx, k0, k1, W, lr, out):
+    """:func:`gather_tiles_descend` (``out = W − lr · G``, the same numbers) that also returns
+    whether every entry of ``out`` is finite, checked while each is in a register (``o − o`` is
+    0 for a finite ``o`` and NaN for ±inf or NaN, so per-lane running sums decide it): the
+    caller needs no pass over the new weights for it."""
+    nt, ns, _ = src.shape
+    d, n = W.shape
+    flat = src.reshape(-1)
+    zero = np.zeros(TILE)
+    g = np.empty(TILE)
+    bad = np.zeros(TILE)             # per lane: independent running sums (vectorised)
+    for t in range(nt):
+        base = t * ns * TILE
+        j0 = t * TILE
+        w = min(TILE, n - j0)
+        for i in range(d):
+            _sum_rows(flat, base, TILE, idx[i], k0[i], k1[i], zero, 0, g, 0)
+            wi = W[i, j0:j0 + w]
+            oi = out[i, j0:j0 + w]
+            for ln in range(w):
+                o = wi[ln] - lr * g[ln]
+                oi[ln] = o
+                bad[ln] += o - o
+    return np.sum(bad) == 0.0
 
 
 # ---------------------------------------------------------------------------- draws

@@ -11,6 +11,7 @@ bit-identical for any thread count, and continuing from ``Samples.final_state`` 
 longer run exactly.
 """
 
+import functools
 import numbers
 import sys
 import time
@@ -55,7 +56,7 @@ class _Target:
             self.cards = model.cardinality_array
             self.domain = tuple(model.domain)
             self.evidence = model.check_evidence(model.evidence if evidence is None else evidence)
-            self.graph = model.graph
+            self._make_graph = lambda: model.graph
         elif isinstance(model, (DiscreteModel, BayesianNetwork)):
             if isinstance(model, BayesianNetwork):
                 model._require_discrete("Gibbs sampling")
@@ -67,7 +68,7 @@ class _Target:
             index = {v: i for i, v in enumerate(self.variables)}
             ev = check_evidence(model.evidence if evidence is None else evidence, index, self.cards)
             self.evidence = {index[v]: x for v, x in ev.items()}
-            self.graph = nx.convert_node_labels_to_integers(
+            self._make_graph = lambda: nx.convert_node_labels_to_integers(
                 model.moral_graph() if isinstance(model, BayesianNetwork) else _factor_graph(model),
                 ordering="default")
         else:
@@ -77,6 +78,12 @@ class _Target:
             )
         self.n = len(self.variables)
         self.free = np.array([i for i in range(self.n) if i not in self.evidence], dtype=np.int64)
+
+    @functools.cached_property
+    def graph(self):
+        """Interaction graph over variable indices (built on first use: block orders need it,
+        single-site sweeps do not — a dense Boltzmann machine's graph costs more than a sweep)."""
+        return self._make_graph()
 
     def user_value(self, i, idx):
         return self.domain[idx] if self.domain is not None else idx

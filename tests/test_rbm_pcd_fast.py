@@ -239,6 +239,31 @@ def test_fused_sgd_step_equals_sgd_on_the_gradient():
             np.testing.assert_array_equal(out[0][key], out[1][key])
 
 
+def test_checked_descend_equals_descend_and_flags_non_finite_weights():
+    """gather_tiles_descend_checked writes what gather_tiles_descend writes and says whether it
+    is all finite (what lets fit skip the finiteness pass over the new W)."""
+    rng = np.random.default_rng(8)
+    d, m, rows = 70, 45, 30
+    x = (rng.random((rows, d)) < 0.3).astype(float)
+    x[0] = 1.0                                        # no empty column list
+    _, ri, rp, ci, cc = _lists(x)
+    q = np.abs(rng.normal(size=(K.tiles(m), rows, K.TILE))) + 1.0
+    W = rng.normal(size=(d, m))
+    k0 = np.zeros(d, np.int64)
+    for bad in (None, np.inf, -np.inf, np.nan, "overflow"):
+        Wb, lr = W.copy(), 0.3
+        if bad == "overflow":                         # finite inputs, 1.7e308 + 1e308·g = inf
+            Wb[d - 1, m - 1], lr = 1.7e308, -1e308
+        elif bad is not None:
+            Wb[d - 1, m - 1] = bad
+        a, b = np.empty((d, m)), np.full((d, m), 7.0)
+        K.gather_tiles_descend(q, ci, k0, cc, Wb, lr, a)
+        ok = K.gather_tiles_descend_checked(q, ci, k0, cc, Wb, lr, b)
+        np.testing.assert_array_equal(a, b)
+        assert ok == bool(np.all(np.isfinite(a)))
+        assert ok == (bad is None)
+
+
 def test_fast_path_resumes_exactly_and_matches_a_manual_loop(tmp_path):
     x = (np.random.default_rng(1).random((60, 40)) < 0.25).astype(float)
 
