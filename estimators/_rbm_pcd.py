@@ -48,7 +48,7 @@ import numpy as np
 
 from samplers import ChainState
 from samplers._binary_products import (TILE, bernoulli_lists, blocks, gather_rows, gather_tiles,
-                                       gather_tiles_descend_checked,
+                                       gather_tiles_descend,
                                        gather_tiles_to_rows, index_lists, pack_col_tiles, pack_tail,
                                        tiles)
 from samplers._rng import make_rng_state
@@ -291,7 +291,7 @@ class RBMPCDStep:
         new_W = None
         if x_sparse and v_sparse and lr is not None:
             new_W = _aligned((n_v, n_h), zero=False)
-            self.new_W_finite = gather_tiles_descend_checked(Q, cols, B["zeros"], cnt, W, lr, new_W)
+            self.new_W_finite = gather_tiles_descend(Q, cols, B["zeros"], cnt, W, lr, new_W)
         elif x_sparse and v_sparse:       # each unit's list: its data rows, then its chains
             gather_tiles_to_rows(Q, cols, B["zeros"], cnt, G, False)
         elif x_sparse:

@@ -50,7 +50,7 @@ from ._rng import TWO_POW_M53, xoshiro_step
 
 __all__ = ["TILE", "BLOCK", "tiles", "blocks", "pack_col_tiles", "pack_tail",
            "index_lists", "gather_tiles", "gather_rows", "gather_tiles_to_rows",
-           "gather_tiles_descend", "gather_tiles_descend_checked", "bernoulli_lists"]
+           "gather_tiles_descend", "bernoulli_lists"]
 
 _VW = 8                 # doubles per vector
 _NV = 4                 # vectors per tile
@@ -293,30 +293,11 @@ def gather_tiles_to_rows(src, idx, k0, k1, out, accumulate):
 def gather_tiles_descend(src, idx, k0, k1, W, lr, out):
     """``out = W − lr · G`` with ``G[i, TILE·t : +TILE] = Σ_{k0[i] ≤ k < k1[i]} src[t, idx[i, k], :]``
     (the ``G`` of :func:`gather_tiles_to_rows`, never stored): a plain gradient step fused with
-    the gradient's last product.  ``W``, ``out`` (d, n) C-contiguous; bit for bit ``W − lr * G``."""
-    nt, ns, _ = src.shape
-    d, n = W.shape
-    flat = src.reshape(-1)
-    zero = np.zeros(TILE)
-    g = np.empty(TILE)
-    for t in range(nt):
-        base = t * ns * TILE
-        j0 = t * TILE
-        w = min(TILE, n - j0)
-        for i in range(d):
-            _sum_rows(flat, base, TILE, idx[i], k0[i], k1[i], zero, 0, g, 0)
-            wi = W[i, j0:j0 + w]
-            oi = out[i, j0:j0 + w]
-            for ln in range(w):
-                oi[ln] = wi[ln] - lr * g[ln]
+    the gradient's last product, bit for bit ``W − lr * G``.  ``W``, ``out`` (d, n) C-contiguous.
 
-
-@numba.njit(cache=True, error_model="numpy")
-def gather_tiles_descend_checked(src, idx, k0, k1, W, lr, out):
-    """:func:`gather_tiles_descend` (``out = W − lr · G``, the same numbers) that also returns
-    whether every entry of ``out`` is finite, checked while each is in a register (``o − o`` is
-    0 for a finite ``o`` and NaN for ±inf or NaN, so per-lane running sums decide it): the
-    caller needs no pass over the new weights for it."""
+    Returns whether every entry of ``out`` is finite, checked while each is in a register
+    (``o − o`` is 0 for a finite ``o`` and NaN for ±inf or NaN, so per-lane running sums decide
+    it): the caller needs no pass over the new weights for it."""
     nt, ns, _ = src.shape
     d, n = W.shape
     flat = src.reshape(-1)

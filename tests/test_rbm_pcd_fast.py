@@ -239,9 +239,9 @@ def test_fused_sgd_step_equals_sgd_on_the_gradient():
             np.testing.assert_array_equal(out[0][key], out[1][key])
 
 
-def test_checked_descend_equals_descend_and_flags_non_finite_weights():
-    """gather_tiles_descend_checked writes what gather_tiles_descend writes and says whether it
-    is all finite (what lets fit skip the finiteness pass over the new W)."""
+def test_fused_descend_equals_the_numpy_step_and_flags_non_finite_weights():
+    """gather_tiles_descend writes W − lr·G (G = xᵀq from gather_tiles_to_rows) bit for bit and
+    says whether it is all finite (what lets fit skip the finiteness pass over the new W)."""
     rng = np.random.default_rng(8)
     d, m, rows = 70, 45, 30
     x = (rng.random((rows, d)) < 0.3).astype(float)
@@ -256,9 +256,12 @@ def test_checked_descend_equals_descend_and_flags_non_finite_weights():
             Wb[d - 1, m - 1], lr = 1.7e308, -1e308
         elif bad is not None:
             Wb[d - 1, m - 1] = bad
-        a, b = np.empty((d, m)), np.full((d, m), 7.0)
-        K.gather_tiles_descend(q, ci, k0, cc, Wb, lr, a)
-        ok = K.gather_tiles_descend_checked(q, ci, k0, cc, Wb, lr, b)
+        G = np.empty((d, K.TILE * K.tiles(m)))
+        K.gather_tiles_to_rows(q, ci, k0, cc, G, False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = Wb - lr * G[:, :m]
+        b = np.full((d, m), 7.0)
+        ok = K.gather_tiles_descend(q, ci, k0, cc, Wb, lr, b)
         np.testing.assert_array_equal(a, b)
         assert ok == bool(np.all(np.isfinite(a)))
         assert ok == (bad is None)
