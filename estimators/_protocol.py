@@ -22,6 +22,7 @@ import inspect
 import numba
 import numpy as np
 
+from pgm._validation import as_float_array
 from pgm.errors import CardinalityError, EvidenceError
 from pgm.spin import BoltzmannMachine
 
@@ -60,15 +61,7 @@ def check_data(data, model, binary=False, name="data", copy=True):
     """Validate a training set: 2-D numeric, finite, ``n_features(model)`` columns, binary when
     the model or the objective needs it.  Returns a float64 C-contiguous copy (``copy=False``:
     ``data`` itself when it is one already — for a caller that only reads it)."""
-    if isinstance(data, np.ndarray) and data.dtype.kind in "fiub":
-        arr = data
-    else:
-        try:
-            arr = np.asarray(data, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a numeric array, got {type(data).__name__}") from None
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = as_float_array(data, name, keep_numeric=True)
     d = n_features(model)
     if arr.ndim != 2 or arr.shape[1] != d:
         raise CardinalityError(f"{name} must have shape (n_samples, {d}) for this "

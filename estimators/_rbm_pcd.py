@@ -1,5 +1,5 @@
-"""PCD-k of a binary RBM as one fused step (private): the fast path :func:`estimators.fit` takes
-for ``estimators.PCD`` on a float64 :class:`pgm.RBM` (issue #6, learner speed).
+"""PCD-k of a binary RBM as one fused step (private): the update ``estimators.PCD`` makes on a
+float64 :class:`pgm.RBM` (``PCD.fast_step``; issue #6, learner speed).
 
 What one update needs, and nothing more (``x`` the minibatch, ``n`` rows; ``m`` persistent
 chains whose state ``(v, h)`` is ``objective.state``):
@@ -63,9 +63,10 @@ __all__ = ["SPARSE_MAX_DENSITY", "fast_pcd_step", "RBMPCDStep"]
 SPARSE_MAX_DENSITY = 0.6
 
 
-def fast_pcd_step(model, objective):
+def fast_pcd_step(model, objective, reuse=None):
     """A :class:`RBMPCDStep` when ``objective`` is plain :class:`estimators.PCD` with block Gibbs
-    on a float64 binary :class:`pgm.RBM` without evidence; else None (generic path)."""
+    on a float64 binary :class:`pgm.RBM` without evidence; else None (generic path).  ``reuse``:
+    a step built before, returned when it fits (its buffers are kept)."""
     from .objectives import PCD
 
     if type(objective) is not PCD or objective.method not in (None, "block_gibbs", "gibbs"):
@@ -76,7 +77,10 @@ def fast_pcd_step(model, objective):
         return None
     if np.dtype(model.dtype) != np.float64 or getattr(model, "evidence", None):
         return None
-    return RBMPCDStep(objective, *model.layer_sizes)
+    n_v, n_h = model.layer_sizes
+    if reuse is not None and reuse.objective is objective and (reuse.n_v, reuse.n_h) == (n_v, n_h):
+        return reuse
+    return RBMPCDStep(objective, n_v, n_h)
 
 
 #: Alignment (bytes) of every float64 work array and of the new ``W`` of a fused step: a tile row
@@ -109,7 +113,7 @@ class RBMPCDStep:
     Every ``q`` below lies in ``[−1/n, 0]`` or ``[0, 1/m]`` unless a pre-activation is NaN (finite
     parameters whose sums overflow), and then ``grads["c"]``, a sum of all of them per hidden
     unit, is NaN too: checking ``grads["c"]`` is finite covers ``grads["W"]`` (``fit`` does so).
-    ``grads["W"]`` is a buffer the next update overwrites unless :attr:`copy_grads`."""
+    With ``copy_grads=False`` ``grads["W"]`` is a buffer the next update overwrites."""
 
     def __init__(self, objective, n_v, n_h):
         self.objective = objective
@@ -130,7 +134,6 @@ class RBMPCDStep:
         self.per_n = {}
         self.owned = None            # the ChainState this step created (advanced in place)
         self.force = None            # tests: "sparse" or "dense" for every product
-        self.copy_grads = True       # False: grads["W"] is a buffer the next update overwrites
         self.last = {}               # densities and paths of the last update (benchmarks)
         # whether the new W of the last descend is finite, checked as it was written (o − o is 0
         # for a finite o); False when unchecked (fit then checks it as usual)
@@ -186,9 +189,9 @@ class RBMPCDStep:
         return obj.state
 
     # ------------------------------------------------------------------ the update
-    def __call__(self, model, x, rng):
+    def __call__(self, model, x, rng, copy_grads=True):
         """``(grads, stats)`` of one update (the chains advance)."""
-        return self._update(model, x, rng, None)
+        return self._update(model, x, rng, None, copy_grads)
 
     def descend(self, model, x, rng, lr):
         """One update followed by a plain gradient step ``θ − lr·g``: ``(new params, grads of
@@ -197,7 +200,7 @@ class RBMPCDStep:
         ``SGD(lr).step(params, grads)`` of :meth:`__call__`'s gradient."""
         return self._update(model, x, rng, float(lr))
 
-    def _update(self, model, x, rng, lr):
+    def _update(self, model, x, rng, lr, copy_grads=True):
         obj = self.objective
         n_v, n_h, m, k = self.n_v, self.n_h, obj.chains, obj.k
         W = np.ascontiguousarray(model.W, dtype=np.float64)
@@ -308,7 +311,7 @@ class RBMPCDStep:
         sum_neg = (neg.sum(axis=1).reshape(-1) if v_sparse else neg.sum(axis=0))[:n_h]
         grads = {"b": (cnt - cnt_x) / m - cnt_x / n, "c": sum_pos + sum_neg}
         if lr is None:
-            grads["W"] = Gv.copy() if self.copy_grads else Gv
+            grads["W"] = Gv.copy() if copy_grads else Gv
         # floating-point operations done: additions for the row sums, 2·rows·inner·outer for BLAS
         nx, nh_, nv_ = dens_x * n * n_v, dens_h * m * n_h, dens_v * m * n_v
         flops = ((2 * nx * n_h if x_sparse else 4 * n * n_v * n_h)

@@ -304,6 +304,7 @@ class PCD(Objective):
         self.method = method
         self.sampler_options = _options(sampler_options)
         self.state = None
+        self._fast = None
 
     def config(self):
         return {"type": type(self).__name__, "k": self.k, "chains": self.chains, "method": self.method,
@@ -321,7 +322,18 @@ class PCD(Objective):
                                     _method(model, self.method), seed, self.sampler_options)
         return neg
 
+    def fast_step(self, model):
+        """The fused update of ``estimators/_rbm_pcd.py`` for ``model`` (a float64 binary RBM
+        sampled by block Gibbs; its buffers kept between updates), or None."""
+        from ._rbm_pcd import fast_pcd_step
+
+        self._fast = fast_pcd_step(model, self, self._fast)
+        return self._fast
+
     def _grad(self, model, x, rng):
+        fast = self.fast_step(model)
+        if fast is not None:
+            return fast(model, x, rng)
         neg = self._advance(model, rng)
         return _contrast(model, x, neg), {}
 

@@ -32,8 +32,7 @@ import numpy as np
 from pgm.errors import ModelError, ParseError
 
 from ._protocol import check_data, visible_is_binary
-from .objectives import Objective
-from ._rbm_pcd import fast_pcd_step
+from .objectives import PCD, Objective
 from .optimizers import SGD, Adam
 
 __all__ = ["fit", "History", "Checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
@@ -405,17 +404,13 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
 
     show = progress and sys.stderr.isatty()
     step = 0
-    # PCD on a float64 binary RBM: one fused update (estimators/_rbm_pcd.py) instead of a
-    # sampler call plus a weighted gradient; same chains, same distribution
-    fast = None if full_batch else fast_pcd_step(model, objective)
+    # PCD on a float64 binary RBM updates by one fused step (estimators/_rbm_pcd.py)
+    fast = objective.fast_step(model) if isinstance(objective, PCD) and not full_batch else None
     own_optimizer = type(optimizer) in (SGD, Adam)   # keep no reference to grads, return fresh arrays
-    if fast is not None:
-        fast.copy_grads = not own_optimizer
     # plain SGD (no momentum, no weight decay): the fast path also takes the step, fused with the
     # gradient's last product — the same numbers as SGD.step, one pass over W fewer
     fused_sgd = (fast is not None and type(optimizer) is SGD and optimizer.momentum == 0.0
                  and optimizer.weight_decay == 0.0 and not objective.own_params)
-    grad_fn = objective._grad if fast is None else fast
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         if full_batch:
@@ -436,7 +431,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
                     _apply(model, objective, new, where, owned=own_optimizer,
                            finite=("W",) if fast.new_W_finite else ())
                 else:
-                    grads, st = grad_fn(model, batch, rng)
+                    grads, st = objective._grad(model, batch, rng) if fast is None else \
+                        fast(model, batch, rng, copy_grads=not own_optimizer)
                     # the fast path's ∂W is finite when its ∂c is (see RBMPCDStep)
                     _check_finite(grads if fast is None else {"c": grads["c"]}, where)
                     new = optimizer.step(_param_view(model, objective), grads)

@@ -24,7 +24,11 @@ def check_cardinality(name, card):
     return int(card)
 
 
-def as_float_array(values, what):
+def as_float_array(values, what, keep_numeric=False):
+    """``values`` as a float64 array (``TypeError`` naming ``what`` if they are not numbers);
+    ``keep_numeric``: a numeric ndarray (bool, int, float) is returned as it is."""
+    if keep_numeric and isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -97,13 +101,7 @@ def as_batch(x, n, name, dtype=np.float64, binary=False):
     Returns ``(array (rows, n) of dtype, was_1d)``.  Binary layers accept only 0 and 1
     (:class:`~pgm.errors.EvidenceError` otherwise); every value must be finite.
     """
-    if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be numeric, got {type(x).__name__}") from None
+    arr = as_float_array(x, name, keep_numeric=True)
     one = arr.ndim == 1
     if one:
         arr = arr[None, :]

@@ -28,7 +28,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, row_weights
+from ._validation import as_batch, as_float_array, row_weights
 from .errors import CardinalityError, ModelError
 
 __all__ = ["MLPEnergy", "ACTIVATIONS"]
@@ -207,10 +207,7 @@ class MLPEnergy:
             raise KeyError(f"unknown parameters {sorted(unknown)}; expected {self.param_names}")
         checked = {}
         for name, value in values.items():
-            try:
-                arr = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise TypeError(f"{name} must be numeric, got {type(value).__name__}") from None
+            arr = as_float_array(value, name)
             if arr.shape != own[name].shape:
                 raise CardinalityError(f"{name} must have shape {own[name].shape}, got {arr.shape}")
             if not np.all(np.isfinite(arr)):

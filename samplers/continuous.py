@@ -79,6 +79,7 @@ import time
 
 import numpy as np
 
+from pgm._validation import as_float_array
 from pgm.errors import ModelError, TooLargeError
 
 from ._continuous_kernels import draw_normal_uniform
@@ -177,10 +178,7 @@ def _initial_points(model, init, chains, d, rng):
         what = f"{type(model).__name__}.initial_points"
     else:
         x, what = init, "init"
-    try:
-        arr = np.array(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be numeric, got {type(x).__name__}") from None
+    arr = np.array(as_float_array(x, what))          # a copy: the chains' own states
     if arr.ndim == 1 and arr.shape == (d,):
         arr = np.repeat(arr[None, :], chains, axis=0)
     if arr.shape != (chains, d):

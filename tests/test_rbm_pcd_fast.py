@@ -201,7 +201,7 @@ def test_fit_takes_the_fast_path_only_for_pcd_on_float64_rbms(monkeypatch):
     real = _rbm_pcd.RBMPCDStep._update
 
     def counting(self, *a):
-        calls.append(a[-1])            # the learning rate of a fused SGD step, else None
+        calls.append(a[3])             # the learning rate of a fused SGD step, else None
         return real(self, *a)
 
     monkeypatch.setattr(_rbm_pcd.RBMPCDStep, "_update", counting)
