@@ -212,7 +212,7 @@ def rbm_epoch(n, n_v, n_h, batch, repeats, threads, blas_threads=None):
 def crossover(n_v=784, n_h=500, rows=100, repeats=5):
     """Cost of each product of the fused PCD update as index-list row sums and by BLAS, against
     the density of its binary operand (``estimators._rbm_pcd.SPARSE_MAX_DENSITY``)."""
-    from samplers import _binary_products as K
+    from estimators import _binary_products as K
 
     rng = np.random.default_rng(0)
     W = rng.normal(0, 0.01, (n_v, n_h))

@@ -142,11 +142,6 @@ def weighted_grad(model, x, w, chunk_rows=None):
         gw = -(xf.T @ (xf * w[:, None]))   # (xᵀ·w) @ x hits a slow BLAS path
         np.fill_diagonal(gw, 0.0)
         return {"W": gw, "b": -(w @ xf)}
-    if is_layered(model) and model.layered_kind == "rbm" and hasattr(model, "mean_h"):
-        v = np.asarray(x, dtype=np.float64)
-        W, c = np.asarray(model.W, np.float64), np.asarray(model.c, np.float64)
-        p = 1.0 / (1.0 + np.exp(-(v @ W + c)))
-        return {"W": -(v.T @ (p * w[:, None])), "b": -(w @ v), "c": -(w @ p)}
     out = None
     for k in np.flatnonzero(w):
         g = fn(x[k:k + 1])

@@ -34,7 +34,7 @@ Each product with a binary operand (``x``, ``v⁻``, ``h``) is done one of two w
 update from the operand's density (fraction of ones):
 
 * **sparse** (density ≤ :data:`SPARSE_MAX_DENSITY`): sums of rows of ``W`` (or of ``Wᵀ``, or
-  of ``p``) at the operand's ones — :mod:`samplers._binary_products`, tile-major, no
+  of ``p``) at the operand's ones — :mod:`estimators._binary_products`, tile-major, no
   multiplications, ``density × `` the additions of the dense product;
 * **dense**: one BLAS product, as the generic path.
 
@@ -47,11 +47,11 @@ serial and BLAS products do not depend on the thread count for these shapes).
 import numpy as np
 
 from samplers import ChainState
-from samplers._binary_products import (TILE, bernoulli_lists, blocks, gather_rows, gather_tiles,
+from ._binary_products import (TILE, bernoulli_lists, blocks, gather_rows, gather_tiles,
                                        gather_tiles_descend,
                                        gather_tiles_to_rows, index_lists, pack_col_tiles, pack_tail,
                                        tiles)
-from samplers._rng import make_rng_state
+from samplers.streams import make_rng_state
 
 __all__ = ["SPARSE_MAX_DENSITY", "fast_pcd_step", "RBMPCDStep"]
 

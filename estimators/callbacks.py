@@ -89,13 +89,10 @@ class ReconstructionError(Callback):
         v = check_data(self.data, model)
         rec = None
         if hasattr(model, "mean_h") and hasattr(model, "mean_v"):
-            p = model.mean_h(v)
-            try:
-                rec = np.asarray(model.mean_v(p), dtype=np.float64)
-            except ValueError:       # mean_v may accept binary h only: RBM closed form σ(b + W p)
-                if getattr(model, "layered_kind", None) == "rbm":
-                    W, b = np.asarray(model.W, np.float64), np.asarray(model.b, np.float64)
-                    rec = 1.0 / (1.0 + np.exp(-(np.asarray(p, np.float64) @ W.T + b)))
+            try:                     # mean-field reconstruction v̂ = E[v | h = p(h|v)]
+                rec = np.asarray(model.mean_v(model.mean_h(v)), dtype=np.float64)
+            except ValueError:       # this model's mean_v takes binary h only
+                pass
         if rec is None:
             f0 = np.asarray(model.free_energy(v), dtype=np.float64)
             flip = _free_energy_rows(model, _flip(v, np.eye(v.shape[1])))

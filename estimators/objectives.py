@@ -40,7 +40,9 @@ from pgm.errors import ModelError, TooLargeError
 
 from ._protocol import (check_data, is_layered, n_features, sampling_view, visible_is_binary,
                         weighted_grad, with_params)
+from ._update import apply_update, check_finite, fresh_results, param_view
 from .noise import BernoulliNoise, GaussianNoise
+from .optimizers import SGD
 
 __all__ = ["Objective", "CD", "PCD", "SML", "FastPCD", "ExactML", "PseudoLikelihood",
            "RatioMatching", "ScoreMatching", "DenoisingScoreMatching", "NCE"]
@@ -114,6 +116,21 @@ class Objective:
         monitoring values (floats) such as ``"loss"``.  ``rng``: a Generator or a seed."""
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return self._grad(model, self._batch(model, x), rng)
+
+    def update(self, model, x, rng, optimizer, where="in this update"):
+        """One training step on the validated batch ``x``: the gradient, the optimiser's step and
+        the new parameters written into ``model`` (and into the objective's own parameters);
+        returns the monitoring values.  :func:`estimators.fit` calls this for every minibatch;
+        an objective may fuse the three (:class:`PCD` does on float64 binary RBMs).
+
+        Raises ``FloatingPointError`` for a non-finite gradient and
+        :class:`pgm.errors.ModelError` for refused parameters (``where`` names the step); the
+        model then keeps its old parameters."""
+        grads, stats = self._grad(model, x, rng)
+        check_finite(grads, where)
+        new = optimizer.step(param_view(model, self), grads)
+        apply_update(model, self, new, where, owned=fresh_results(optimizer))
+        return stats
 
     def _grad(self, model, x, rng):
         loss, grads, stats = self._evaluate(model, x, rng, need_grad=True)
@@ -336,6 +353,29 @@ class PCD(Objective):
             return fast(model, x, rng)
         neg = self._advance(model, rng)
         return _contrast(model, x, neg), {}
+
+    def update(self, model, x, rng, optimizer, where="in this update"):
+        """:meth:`Objective.update`, fused on a float64 binary RBM (``estimators/_rbm_pcd.py``):
+        the gradient's ``∂W`` is finite when its ``∂c`` is, so only ``∂c`` is checked; with plain
+        SGD (no momentum, no weight decay) the step itself is fused with the gradient's last
+        product — the same numbers as ``SGD.step``, one pass over ``W`` fewer."""
+        fast = self.fast_step(model)
+        if fast is None:
+            return super().update(model, x, rng, optimizer, where)
+        owned = fresh_results(optimizer)
+        if (type(optimizer) is SGD and optimizer.momentum == 0.0 and optimizer.weight_decay == 0.0
+                and not self.own_params):
+            new, grads, stats = fast.descend(model, x, rng, optimizer.current_lr())
+            check_finite({"c": grads["c"]}, where)
+            optimizer.t += 1
+            # the new W was checked finite as the step wrote it (RBMPCDStep.new_W_finite)
+            apply_update(model, self, new, where, owned=owned, finite=("W",) if fast.new_W_finite else ())
+            return stats
+        grads, stats = fast(model, x, rng, copy_grads=not owned)
+        check_finite({"c": grads["c"]}, where)
+        new = optimizer.step(param_view(model, self), grads)
+        apply_update(model, self, new, where, owned=owned)
+        return stats
 
     def state_dict(self):
         if self.state is None:

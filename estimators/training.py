@@ -32,14 +32,14 @@ import numpy as np
 from pgm.errors import ModelError, ParseError
 
 from ._protocol import check_data, visible_is_binary
-from .objectives import PCD, Objective
-from .optimizers import SGD, Adam
+from ._update import apply_update, param_view
+from .objectives import Objective
+from .optimizers import SGD
 
 __all__ = ["fit", "History", "Checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "pgmc-fit-checkpoint"
 CHECKPOINT_VERSION = 1
-_OWN = "objective."
 
 
 class History:
@@ -116,58 +116,6 @@ def _jsonable(v):
 
 def _data_hash(x):
     return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-
-
-def _param_view(model, objective):
-    out = dict(model.params)
-    out.update({_OWN + k: v for k, v in objective.own_params.items()})
-    return out
-
-
-def _split(values):
-    mine = {k: v for k, v in values.items() if not k.startswith(_OWN)}
-    own = {k[len(_OWN):]: v for k, v in values.items() if k.startswith(_OWN)}
-    return mine, own
-
-
-def _apply(model, objective, new, where, owned=False, finite=()):
-    """Write new parameters; restore the old ones if this is interrupted or refused.
-
-    ``owned``: ``new`` holds fresh arrays nobody else references (the built-in optimisers'
-    results), which a model with ``_take_params`` may keep without copying (``finite``: names of
-    arrays of ``new`` already checked to be finite, passed on to it).  A model whose
-    ``set_params`` rebinds arrays (``_set_params_rebinds``) is restored from its old arrays
-    themselves rather than from copies."""
-    mine, own = _split(new)
-    rebinds = getattr(model, "_set_params_rebinds", False)
-    old = {k: v if rebinds else np.array(v, copy=True) for k, v in model.params.items()}
-    old_own = {k: np.array(v, copy=True) for k, v in objective.own_params.items()}
-    take = owned and rebinds and hasattr(model, "_take_params")
-    try:
-        if take and finite:
-            model._take_params(_finite=finite, **mine)
-        elif take:
-            model._take_params(**mine)
-        else:
-            model.set_params(**mine)
-        if own:
-            objective.set_own_params(**own)
-    except ModelError as exc:
-        model.set_params(**old)
-        objective.set_own_params(**old_own) if old_own else None
-        raise ModelError(f"the update {where} gives invalid parameters ({exc}); "
-                         "lower the learning rate") from exc
-    except BaseException:
-        model.set_params(**old)
-        objective.set_own_params(**old_own) if old_own else None
-        raise
-
-
-def _check_finite(grads, where):
-    for k, g in grads.items():
-        if not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"the gradient of {k!r} {where} is not finite; training diverged "
-                                     "(lower the learning rate)")
 
 
 def _call_callbacks(callbacks, hook, *args):
@@ -404,13 +352,6 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
 
     show = progress and sys.stderr.isatty()
     step = 0
-    # PCD on a float64 binary RBM updates by one fused step (estimators/_rbm_pcd.py)
-    fast = objective.fast_step(model) if isinstance(objective, PCD) and not full_batch else None
-    own_optimizer = type(optimizer) in (SGD, Adam)   # keep no reference to grads, return fresh arrays
-    # plain SGD (no momentum, no weight decay): the fast path also takes the step, fused with the
-    # gradient's last product — the same numbers as SGD.step, one pass over W fewer
-    fused_sgd = (fast is not None and type(optimizer) is SGD and optimizer.momentum == 0.0
-                 and optimizer.weight_decay == 0.0 and not objective.own_params)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         if full_batch:
@@ -422,21 +363,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
             sums, counts = {}, {}
             for a in range(0, n, batch_size):
                 batch = x[order[a:a + batch_size]]
-                where = f"at epoch {epoch + 1}, batch {a // batch_size + 1}"
-                if fused_sgd:
-                    new, grads, st = fast.descend(model, batch, rng, optimizer.current_lr())
-                    _check_finite({"c": grads["c"]}, where)   # ∂W finite when ∂c is (RBMPCDStep)
-                    optimizer.t += 1
-                    # the new W was checked finite as the step wrote it (RBMPCDStep.new_W_finite)
-                    _apply(model, objective, new, where, owned=own_optimizer,
-                           finite=("W",) if fast.new_W_finite else ())
-                else:
-                    grads, st = objective._grad(model, batch, rng) if fast is None else \
-                        fast(model, batch, rng, copy_grads=not own_optimizer)
-                    # the fast path's ∂W is finite when its ∂c is (see RBMPCDStep)
-                    _check_finite(grads if fast is None else {"c": grads["c"]}, where)
-                    new = optimizer.step(_param_view(model, objective), grads)
-                    _apply(model, objective, new, where, owned=own_optimizer)
+                st = objective.update(model, batch, rng, optimizer,
+                                      where=f"at epoch {epoch + 1}, batch {a // batch_size + 1}")
                 step += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
@@ -461,7 +389,7 @@ def _full_batch_epoch(model, x, objective, optimizer, rng, epoch):
     """One run of a full-batch optimiser; the objective's random numbers are replayed from one
     seed at every evaluation, so its loss is a deterministic function of the parameters."""
     seed = int(rng.integers(2**63))
-    start = _param_view(model, objective)
+    start = param_view(model, objective)
     keys = sorted(start)
     like = {k: np.array(v, dtype=np.float64, copy=True) for k, v in start.items()}
     last = {}
@@ -469,7 +397,7 @@ def _full_batch_epoch(model, x, objective, optimizer, rng, epoch):
     def fun(vec):
         values = _unflatten(vec, like, keys)
         try:
-            _apply(model, objective, values, f"in epoch {epoch}")
+            apply_update(model, objective, values, f"in epoch {epoch}")
         except ModelError:
             return math.inf, np.zeros_like(vec)
         loss, grads, st = objective._evaluate(model, x, np.random.default_rng(seed), need_grad=True)
@@ -490,7 +418,7 @@ def _full_batch_epoch(model, x, objective, optimizer, rng, epoch):
         warnings.warn(f"{type(optimizer).__name__} did not converge in epoch {epoch}: {res.message} "
                       f"(largest gradient component {float(np.max(np.abs(res.jac))):.3g})", RuntimeWarning,
                       stacklevel=3)
-    _apply(model, objective, _unflatten(np.asarray(res.x, dtype=np.float64), like, keys), f"in epoch {epoch}")
+    apply_update(model, objective, _unflatten(np.asarray(res.x, dtype=np.float64), like, keys), f"in epoch {epoch}")
     loss = objective._evaluate(model, x, np.random.default_rng(seed), need_grad=False)[0]
     return {"loss": float(loss), **{k: float(v) for k, v in last.items()},
             "iterations": int(res.nit), "grad_norm": float(np.max(np.abs(res.jac))) if res.jac is not None else math.nan,

@@ -34,8 +34,8 @@ import numpy as np
 
 from ._layered import (LOG_2PI, LayeredModel, as_param, as_positive, as_rng, bits,
                        check_enumerable, lse, rows_match, sigmoid, softplus, state_chunks)
-from ._validation import row_weights
-from .errors import ModelError
+from ._validation import as_batch, row_weights
+from .errors import EvidenceError, ModelError
 
 __all__ = ["RBM", "GaussianBernoulliRBM", "SpikeSlabRBM"]
 
@@ -92,6 +92,17 @@ class RBM(LayeredModel):
     def n_hidden(self):
         return self.layer_sizes[1]
 
+    @property
+    def weights(self):
+        """``[W]``: the weight matrices between consecutive layers, as for a :class:`pgm.DBM`
+        (the model's own array)."""
+        return [self.W]
+
+    @property
+    def biases(self):
+        """``[b, c]``: the biases of each layer, as for a :class:`pgm.DBM` (the model's own arrays)."""
+        return [self.b, self.c]
+
     # -------------------------------------------------------------- energies
     def energy(self, v, h):
         """``E(v,h)`` for rows of ``v`` and ``h`` (one row broadcasts)."""
@@ -116,8 +127,11 @@ class RBM(LayeredModel):
         return _out(sigmoid(v @ self.W + self.c), one)
 
     def mean_v(self, h):
-        """``p(v_i = 1 | h) = σ(b + Wh)``."""
-        h, one = self._data(1, h)
+        """``p(v_i = 1 | h) = σ(b + Wh)``; ``h`` may also hold probabilities in [0, 1] (e.g.
+        ``mean_h(v)``: the mean-field reconstruction of ``v``)."""
+        h, one = as_batch(h, self.layer_sizes[1], "h", self.dtype)
+        if np.any((h < 0) | (h > 1)):
+            raise EvidenceError(f"h must lie in [0, 1], found {h[(h < 0) | (h > 1)].flat[0]!r}")
         return _out(sigmoid(h @ self.W.T + self.b), one)
 
     def sample_h(self, v, rng=None):
@@ -146,11 +160,25 @@ class RBM(LayeredModel):
         n = v.shape[0]
         return self._param_grads({"W": -(v.T @ h), "b": -v.sum(0), "c": -h.sum(0)}, n)
 
-    def grad_free_energy(self, v):
-        """``∂F/∂θ`` averaged over the rows (``h`` replaced by ``p(h=1|v)``)."""
+    def grad_free_energy(self, v, weights=None):
+        """``∂F/∂θ`` averaged over the rows (``h`` replaced by ``p(h=1|v)``), or
+        ``Σ_k w_k ∂F(v_k)`` in float64 with ``weights``.
+
+        Examples
+        --------
+        >>> import pgm
+        >>> g = pgm.RBM(2, 1, W=[[0.0], [0.0]]).grad_free_energy([[1, 0], [1, 1]], weights=[0.5, 0.5])
+        >>> g["W"].tolist(), g["b"].tolist(), g["c"].tolist()
+        ([[-0.5], [-0.25]], [-1.0, -0.5], [-0.5])
+        """
         v, _ = self._data(0, v)
-        p = sigmoid(v @ self.W + self.c)
-        return self._param_grads({"W": -(v.T @ p), "b": -v.sum(0), "c": -p.sum(0)}, v.shape[0])
+        if weights is None:
+            p = sigmoid(v @ self.W + self.c)
+            return self._param_grads({"W": -(v.T @ p), "b": -v.sum(0), "c": -p.sum(0)}, v.shape[0])
+        w = row_weights(weights, v.shape[0])
+        v = v.astype(np.float64, copy=False)
+        p = 1.0 / (1.0 + np.exp(-(v @ self._f64("W") + self._f64("c"))))
+        return {"W": -(v.T @ (p * w[:, None])), "b": -(w @ v), "c": -(w @ p)}
 
     # -------------------------------------------------------------- exact
     def exact_log_partition(self, memory_limit=None, layer=None):

@@ -64,12 +64,8 @@ class _LayerProblem:
     """DBM / RBM mean field over hidden layers 1..L (float64)."""
 
     def __init__(self, model, v):
-        if getattr(model, "layered_kind", None) == "rbm":
-            self.W = [None, np.asarray(model.W, dtype=np.float64)]
-            self.b = [np.asarray(model.b, dtype=np.float64), np.asarray(model.c, dtype=np.float64)]
-        else:
-            self.W = [None] + [np.asarray(w, dtype=np.float64) for w in model.weights]
-            self.b = [np.asarray(x, dtype=np.float64) for x in model.biases]
+        self.W = [None] + [np.asarray(w, dtype=np.float64) for w in model.weights]
+        self.b = [np.asarray(x, dtype=np.float64) for x in model.biases]
         self.sizes = list(model.layer_sizes)
         self.L = len(self.sizes) - 1
         self.v, self.one = model._data(0, v)

@@ -164,6 +164,17 @@ class _PairwiseModel:
     def evidence(self):
         return dict(self._evidence)
 
+    def _cached_spin_form(self, inputs, build):
+        """``build()`` once for these values of ``inputs`` (arrays compared element by element:
+        a model whose parameters are edited in place is recompiled)."""
+        cache = getattr(self, "_spin_cache", None)
+        if cache is not None and all(a.shape == b.shape and np.array_equal(a, b)
+                                     for a, b in zip(cache[0], inputs)):
+            return cache[1]
+        out = build()
+        self._spin_cache = (tuple(np.array(a, copy=True) for a in inputs), out)
+        return out
+
 
 class Ising(_PairwiseModel):
     """Ising model on a graph: spins ±1, ``p(s) ∝ exp(β Σ J_ij s_i s_j + β Σ h_i s_i)``.
@@ -245,9 +256,12 @@ class Ising(_PairwiseModel):
         return m[0] if one else m
 
     def spin_arrays(self):
-        """Compiled :class:`~pgm.compiled.SpinArrays` (couplings without β) and offset 0."""
-        return spin_csr(self.n_variables, self.edges[:, 0], self.edges[:, 1], self.coupling,
-                        self.field), 0.0
+        """Compiled :class:`~pgm.compiled.SpinArrays` (couplings without β) and offset 0.
+
+        Cached while ``edges``, ``coupling`` and ``field`` keep their values (callers must not
+        write into the returned arrays)."""
+        return self._cached_spin_form((self.edges, self.coupling, self.field), lambda: (
+            spin_csr(self.n_variables, self.edges[:, 0], self.edges[:, 1], self.coupling, self.field), 0.0))
 
     def to_markov_network(self):
         """Exact equivalent over state indices (0 ↔ −1, 1 ↔ +1)."""
@@ -438,7 +452,11 @@ class BoltzmannMachine(_PairwiseModel):
         return self.grad_energy(x)
 
     def spin_arrays(self):
-        """Spin form ``x = (1+s)/2``: ``J = W/2``, ``h = b/2 + W·1/2``, ``E = E_spin + offset``."""
+        """Spin form ``x = (1+s)/2``: ``J = W/2``, ``h = b/2 + W·1/2``, ``E = E_spin + offset``
+        (cached while ``W``, ``b`` and the edges keep their values)."""
+        return self._cached_spin_form((self.edges, self.W, self.b), self._spin_form)
+
+    def _spin_form(self):
         edges = self.edges
         w = self.W[edges[:, 0], edges[:, 1]]
         field = self.b / 2 + self.W.sum(axis=1) / 2

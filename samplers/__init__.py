@@ -1,9 +1,10 @@
 """samplers — turning models into draws.
 
-* :func:`sample` — compiled MCMC (Gibbs, block Gibbs, Metropolis) on discrete models, and HMC,
-  MALA, unadjusted Langevin and random-walk Metropolis on continuous energy models
+* :func:`sample` — compiled MCMC (Gibbs, block Gibbs, Metropolis) on discrete models, BLAS block Gibbs on layered models, and HMC, MALA,
+  unadjusted Langevin and random-walk Metropolis on continuous energy models
   (``samplers/continuous.py``), many chains in parallel, per-chain random streams; returns
-  :class:`Samples` (``to_arviz()``).
+  :class:`Samples` (``to_arviz()``).  Every sampler is a kernel run by one driver
+  (``samplers/_kernel.py``); :func:`register_kernel` adds one.
 * :func:`ancestral`, :func:`likelihood_weighting` — exact / importance sampling of Bayesian
   networks.
 * :func:`threads` — context manager for the kernels' thread count.
@@ -14,9 +15,11 @@ from .ais_rbm import base_rate, salakhutdinov_murray_betas
 from .ancestral import ancestral, likelihood_weighting
 from .ratios import bridge_sampling, importance_sampling, log_likelihood
 from .results import ChainState, Samples
-from .sample import CONTINUOUS_METHODS, METHODS, sample
+from ._kernel import Kernel
+from ._kernel import register as register_kernel
+from .sample import CONTINUOUS_METHODS, METHODS, parallel_tempering, sample
 from .simulated_tempering import simulated_tempering
-from .tempering import geometric_betas, parallel_tempering
+from .tempering import geometric_betas
 from .threads import threads
 
-__all__ = ["base_rate", "salakhutdinov_murray_betas", "simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "CONTINUOUS_METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["Kernel", "register_kernel", "base_rate", "salakhutdinov_murray_betas", "simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "CONTINUOUS_METHODS", "ancestral", "likelihood_weighting", "threads"]

@@ -24,28 +24,30 @@ for a DBN ``log p̃(x)``), the observable ``energy = E(x)``, and the visible uni
 with ``include_hidden=True``).  ``E`` of the new state is assembled from the products already
 computed for the sweep (no extra matrix product).
 
-Reproducibility: ``SeedSequence(seed).spawn(2)`` — one child draws the initial states, the other
-seeds one stream per chain; chain ``c``'s uniforms depend only on its own stream, so results
-are identical for any thread count (and, for binary layers, whatever the number of other
-chains), and ``init=samples.final_state`` continues a run exactly.
+Reproducibility: the driver's seeds (``samplers/_kernel.py``) — one child draws the initial
+states, another seeds one stream per chain; chain ``c``'s uniforms depend only on its own stream,
+so results are identical for any thread count (and, for binary layers, whatever the number of
+other chains), and ``init=samples.final_state`` continues a run exactly.
+
+:class:`LayeredGibbs` is the kernel (``samplers/_kernel.py``) the driver runs; its options are
+``evidence`` (``{visible index: value}``) and ``include_hidden``.
 """
 
 import numbers
-import time
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from pgm.errors import EvidenceError, ModelError, TooLargeError, UnknownVariableError
+from pgm.errors import EvidenceError, ModelError, UnknownVariableError
 
+from ._kernel import Kernel, check_streams, register
 from ._layered_kernels import bernoulli_block, gaussian_block, sbn_site_gibbs
 from ._rng import make_rng_state
-from .results import ChainState, Samples
-from .sample import STATE_MEMORY_LIMIT, _Progress, run_settings
+from .results import ChainState
 
-__all__ = ["sample_layered", "LAYERED_METHODS"]
+__all__ = ["LayeredGibbs", "LayeredState", "LayeredInfo", "LAYERED_METHODS"]
 
 LAYERED_METHODS = ("block_gibbs", "gibbs")
-_CHUNK_BYTES = 32 * 2**20
 
 
 # ---------------------------------------------------------------------------- engines
@@ -102,10 +104,7 @@ class _BinaryEngine(_Engine):
 
     def __init__(self, model, chains, clamp):
         super().__init__(model, chains, clamp)
-        if model.layered_kind == "rbm":
-            W, b = [model.W], [model.b, model.c]
-        else:
-            W, b = model.weights, model.biases
+        W, b = model.weights, model.biases
         self.Wn = [None] + [_neg(w, self.dtype) for w in W]  # negated weights
         self.b = [np.ascontiguousarray(x, dtype=self.dtype) for x in b]
         self.L = len(self.sizes) - 1
@@ -333,34 +332,35 @@ def _variable_names(model, include_hidden):
     return names
 
 
-# ---------------------------------------------------------------------------- driver
-def sample_layered(model, method="block_gibbs", chains=None, draws=1000, warmup=None, thin=1, seed=None,
-                   evidence=None, init=None, scan="systematic", blocks=None, observables=None,
-                   keep_states=True, progress=True, tempering=None, swap_interval=1, include_hidden=False):
-    """Block-Gibbs samples of a layered model; called by :func:`samplers.sample`.
+# ---------------------------------------------------------------------------- the kernel
+class LayeredState(NamedTuple):
+    """Chains of a layered model: one array per layer, unit-major ``(n_k, chains)`` in the model
+    dtype, and the xoshiro256 streams column-wise ``(4, chains)`` (the kernels' layout)."""
 
-    Parameters are those of :func:`samplers.sample`, with:
+    layers: list
+    rng: np.ndarray
 
-    method : {"block_gibbs", "gibbs"}
-        Both run the layer-wise block Gibbs sweep (``"gibbs"`` is an alias).
-    evidence : dict, optional
-        ``{visible index: value}`` clamped visible units; with all visibles clamped the hidden
-        states are samples of the posterior ``p(h | v)``.
-    init : array, ChainState or None
-        Visible states ``(chains, n_visible)``, full states ``(chains, n_units)`` (layers
-        concatenated in ``model.layer_names`` order), one such row, or a ChainState.
-    tempering, swap_interval :
-        Parallel tempering is not implemented for layered models: ``tempering`` must be None.
-    include_hidden : bool
-        Record all layers (columns named ``0..n_visible−1`` then ``"h[0]"``, …) instead of the
-        visible units only.
 
-    Returns
-    -------
-    Samples
-        ``states`` ``(chain, draw, unit)`` (int8 when all recorded units are binary, else the
-        model dtype), ``observables["energy"]`` ``E(x)`` and ``sample_stats["lp"] = −E(x)``
-        of the full state, ``final_state`` (all layers as float64, and the RNG streams).
+class LayeredInfo(NamedTuple):
+    """Per-draw records: recorded units ``(chains, draws, units)``, ``lp = −E(x)`` and
+    ``energy = E(x)`` of the full chain state ``(chains, draws)``."""
+
+    states: Optional[np.ndarray]
+    lp: np.ndarray
+    energy: np.ndarray
+
+
+@register
+class LayeredGibbs(Kernel):
+    """Block Gibbs of a layered model (see the module docstring).
+
+    Options: ``evidence`` (``{visible index: value}`` clamped visible units; with all visibles
+    clamped the hidden states are samples of ``p(h | v)``) and ``include_hidden`` (record every
+    layer — columns ``0..n_visible−1`` then ``"h[0]"``, … — instead of the visible units).
+    ``init`` may give visible states ``(chains, n_visible)``, full states ``(chains, n_units)``
+    (layers concatenated in ``model.layer_names`` order) or one such row.  States are int8 when
+    all recorded units are binary, else the model dtype; ``final_state.x`` holds all layers as
+    float64.
 
     Examples
     --------
@@ -370,103 +370,82 @@ def sample_layered(model, method="block_gibbs", chains=None, draws=1000, warmup=
     >>> s.states.shape, s.final_state.x.shape
     ((3, 20, 6), (3, 10))
     """
-    if method not in LAYERED_METHODS:
-        raise ValueError(f"unknown method {method!r} for a {type(model).__name__}; expected one of {LAYERED_METHODS}")
-    if scan != "systematic":
-        raise ValueError(f"scan={scan!r}: layered models are swept layer by layer (scan='systematic')")
-    if blocks is not None:
-        raise ValueError("blocks are fixed by the layer structure of a layered model; pass blocks=None")
-    if tempering is not None:
-        raise ValueError(f"parallel tempering is not implemented for {type(model).__name__}; pass tempering=None")
-    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin,
-                                                            observables)
-    if model.layered_kind not in _ENGINES:
-        raise TypeError(f"no block-Gibbs engine for layered model kind {model.layered_kind!r}")
-    for k, w in model.params.items():
-        if not np.all(np.isfinite(w)):
-            raise ModelError(f"parameter {k!r} of the model has non-finite values")
-    model._validate()
-    clamp = _check_evidence(model, evidence)
-    engine = _ENGINES[model.layered_kind](model, chains, clamp)
 
-    rec_layers = list(range(len(engine.sizes))) if include_hidden else [0]
-    n_rec = sum(engine.sizes[k] for k in rec_layers)
-    binary = all(engine.kinds[k] == "binary" for k in rec_layers)
-    rec_dtype = np.dtype(np.int8) if binary else engine.dtype
-    if keep_states and chains * draws * n_rec * rec_dtype.itemsize > STATE_MEMORY_LIMIT:
-        raise TooLargeError(
-            f"keeping {chains}×{draws}×{n_rec} states needs "
-            f"{chains * draws * n_rec * rec_dtype.itemsize / 2**30:.1f} GiB; pass keep_states=False")
+    name = "layered_block_gibbs"
+    family = "layered models"
+    methods = LAYERED_METHODS
+    options = ("evidence", "include_hidden")
+    chunk_steps = 100
 
-    if isinstance(init, ChainState):
-        if init.x.shape != (chains, model.n_units):
-            raise ModelError(f"ChainState has shape {init.x.shape}, expected ({chains}, {model.n_units})")
-        if init.rng_state.shape != (chains, 4):
-            raise ModelError(f"ChainState rng_state has shape {init.rng_state.shape}, expected ({chains}, 4)")
-        layers = _initial(model, engine, init.x, chains, None, clamp)
-        rng_state = np.asarray(init.rng_state, dtype=np.uint64)
-    else:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        init_ss, chain_ss = ss.spawn(2)
-        layers = _initial(model, engine, init, chains, np.random.default_rng(init_ss), clamp)
-        rng_state = make_rng_state(chain_ss, chains)
-    S = np.ascontiguousarray(rng_state.T)  # (4, chains): the kernels' layout
+    @classmethod
+    def accepts(cls, model):
+        return getattr(model, "sampler_family", None) == "layered"
 
-    t0 = time.perf_counter()
-    bar = _Progress(warmup + draws * thin, progress)
-    with np.errstate(over="ignore"):  # exp(−a) = inf is meaningful (p = 0)
-        shown = 0
-        for i in range(1, warmup + 1):
-            engine.sweep(layers, S, False)
-            if i % 100 == 0 or i == warmup:
-                bar.update(i - shown, "warmup")
-                shown = i
-        t_warm = time.perf_counter() - t0
-        kept, energy, obs_out = _record(engine, layers, S, draws, thin, observables, keep_states,
-                                        rec_layers, rec_dtype, bar)
-    bar.close()
-    final = ChainState(np.concatenate([x.T.astype(np.float64) for x in layers], axis=1), np.ascontiguousarray(S.T))
-    info = {"method": method, "scan": scan, "chains": chains, "draws": draws, "warmup": warmup,
-            "thin": thin, "seed": seed if isinstance(seed, (int, type(None))) else None,
-            "domain": (0, 1) if binary else None, "model": type(model).__name__,
-            "layers": dict(zip(model.layer_names, model.layer_sizes)), "include_hidden": bool(include_hidden),
-            "evidence": dict(clamp), "lp": "-E(x) of the full chain state (all layers)",
-            "dtype": engine.dtype.name, "seconds_warmup": t_warm,
-            "seconds_sampling": time.perf_counter() - t0 - t_warm, "engine": type(engine).__name__}
-    return Samples(kept, {"energy": energy, **obs_out}, {"lp": -energy}, _variable_names(model, include_hidden),
-                   final, info)
+    def __init__(self, model, method, evidence=None, include_hidden=False):
+        super().__init__(model, method)
+        if model.layered_kind not in _ENGINES:
+            raise TypeError(f"no block-Gibbs engine for layered model kind {model.layered_kind!r}")
+        if not isinstance(include_hidden, bool):
+            raise TypeError(f"include_hidden must be True or False, got {include_hidden!r}")
+        for k, w in model.params.items():
+            if not np.all(np.isfinite(w)):
+                raise ModelError(f"parameter {k!r} of the model has non-finite values")
+        model._validate()
+        self.clamp = _check_evidence(model, evidence)
+        self.include_hidden = include_hidden
+        sizes, kinds = list(model.layer_sizes), list(model.layer_kinds)
+        self.rec_layers = list(range(len(sizes))) if include_hidden else [0]
+        self.record_width = sum(sizes[k] for k in self.rec_layers)
+        self.binary = all(kinds[k] == "binary" for k in self.rec_layers)
+        self.record_dtype = np.dtype(np.int8) if self.binary else np.dtype(model.dtype)
+        self.variables = _variable_names(model, include_hidden)
+        self.engine = None
 
+    def init(self, chains, start, init):
+        model = self.model
+        if self.engine is None or self.engine.chains != chains:
+            self.engine = _ENGINES[model.layered_kind](model, chains, self.clamp)
+        if isinstance(start, ChainState):
+            if start.x.shape != (chains, model.n_units):
+                raise ModelError(f"ChainState has shape {start.x.shape}, expected ({chains}, {model.n_units})")
+            rng = check_streams(start.rng_state, chains)
+            layers = _initial(model, self.engine, start.x, chains, None, self.clamp)
+        else:
+            layers = _initial(model, self.engine, init, chains, start.initial, self.clamp)
+            rng = make_rng_state(start.streams, chains)
+        return LayeredState(layers, np.ascontiguousarray(rng.T))
 
-def _record(engine, layers, S, draws, thin, observables, keep_states, rec_layers, rec_dtype, bar):
-    """Run ``draws × thin`` sweeps in chunks, recording energies, states and observables."""
-    chains = engine.chains
-    n_rec = sum(engine.sizes[k] for k in rec_layers)
-    need_states = keep_states or bool(observables)
-    per_chunk = max(1, _CHUNK_BYTES // max(1, chains * n_rec * rec_dtype.itemsize))
-    kept = np.empty((chains, draws, n_rec), dtype=rec_dtype) if keep_states else None
-    energy = np.empty((chains, draws))
-    obs_out = {name: np.empty((chains, draws)) for name in observables}
-    done = 0
-    while done < draws:
-        k = min(draws - done, per_chunk)
-        chunk = np.empty((chains, k, n_rec), dtype=rec_dtype) if need_states else None
-        for d in range(k):
-            for t in range(thin):
-                e = engine.sweep(layers, S, t == thin - 1)
-            energy[:, done + d] = e
-            if need_states:
-                at = 0
-                for li in rec_layers:
-                    n = engine.sizes[li]
-                    chunk[:, d, at:at + n] = layers[li].T
-                    at += n
-        for name, f in observables.items():
-            val = np.asarray(f(chunk))
-            if val.shape != (chains, k):
-                raise ModelError(f"observable {name!r} returned shape {val.shape}, expected ({chains}, {k})")
-            obs_out[name][:, done:done + k] = val
-        if keep_states:
-            kept[:, done:done + k] = chunk
-        done += k
-        bar.update(k * thin, "sampling")
-    return kept, energy, obs_out
+    def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+        engine, layers, S = self.engine, state.layers, state.rng
+        with np.errstate(over="ignore"):  # exp(−a) = inf is meaningful (p = 0)
+            if not record:
+                for _ in range(n):
+                    engine.sweep(layers, S, False)
+                return state, None
+            chains = engine.chains
+            energy = np.empty((chains, n))
+            states = np.empty((chains, n, self.record_width), dtype=self.record_dtype) if keep else None
+            for d in range(n):
+                for t in range(thin):
+                    e = engine.sweep(layers, S, t == thin - 1)
+                energy[:, d] = e
+                if keep:
+                    at = 0
+                    for li in self.rec_layers:
+                        k = engine.sizes[li]
+                        states[:, d, at:at + k] = layers[li].T
+                        at += k
+        return state, LayeredInfo(states, -energy, energy)
+
+    def to_user(self, state):
+        x = np.concatenate([layer.T.astype(np.float64) for layer in state.layers], axis=1)
+        return ChainState(x, np.ascontiguousarray(state.rng.T))
+
+    def info(self, state):
+        model = self.model
+        return {"scan": "systematic", "domain": (0, 1) if self.binary else None,
+                "model": type(model).__name__,
+                "layers": dict(zip(model.layer_names, model.layer_sizes)),
+                "include_hidden": self.include_hidden, "evidence": dict(self.clamp),
+                "lp": "-E(x) of the full chain state (all layers)", "dtype": self.engine.dtype.name,
+                "engine": type(self.engine).__name__}

@@ -414,9 +414,9 @@ def make_plan(indptr, indices, weights, field, order, fast=None, check_symmetric
         raise ValueError(f"field must be a scalar or have shape ({n},), got {f.shape}")
     if not np.all(np.isfinite(f)):
         raise ValueError("field must be finite")
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    cols = indices.astype(np.int64)
     if check_symmetric and nnz:
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        cols = indices.astype(np.int64)
         if np.any(rows == cols):
             raise ValueError("self-couplings (diagonal entries) are not allowed")
         fwd = np.lexsort((cols, rows))

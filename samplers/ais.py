@@ -9,13 +9,18 @@ bound).  Everything is in log space.
 
 Base distributions for the discrete families: the product of uniforms over each variable's
 domain (``base="uniform"``, ``log Z_0 = Σ log k_i``), for which ``p_β ∝ p̃_1^β`` is exactly the
-tempered model the kernels already sample.
+tempered model the kernels already sample: AIS drives any kernel with ``supports_beta``
+(``samplers/_kernel.py``) — its ``init`` draws the uniform start, its per-chain ``beta`` sets
+the temperature of each step.
 """
 
 import math
 import numbers
 
 import numpy as np
+
+from ._kernel import count, find_kernel, spawn_seeds
+from .threads import threads_for
 
 __all__ = ["ais", "AISResult", "linear_betas", "sigmoid_betas"]
 
@@ -59,20 +64,14 @@ class AISResult:
 
 def linear_betas(n):
     """``n`` equally spaced inverse temperatures from 0 to 1."""
-    return np.linspace(0.0, 1.0, _count(n, "n", 2))
+    return np.linspace(0.0, 1.0, count(n, "n", 2))
 
 
 def sigmoid_betas(n, scale=4.0):
     """``n`` inverse temperatures from 0 to 1, dense at both ends (a rescaled logistic)."""
-    t = np.linspace(-scale, scale, _count(n, "n", 2))
+    t = np.linspace(-scale, scale, count(n, "n", 2))
     s = 1.0 / (1.0 + np.exp(-t))
     return (s - s[0]) / (s[-1] - s[0])
-
-
-def _count(v, name, minimum):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
 
 
 def check_schedule(betas):
@@ -105,8 +104,9 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
         :class:`pgm.RBM`, an array of base-rate visible biases (:func:`samplers.base_rate`) selects
         the Salakhutdinov–Murray scheme with hidden units summed out (see
         :mod:`samplers.ais_rbm`).
-    transition : {"gibbs", "block_gibbs", "metropolis"}
-        Kernel applied at each intermediate β.
+    transition : str
+        Method of the kernel applied at each intermediate β (``"gibbs"``, ``"block_gibbs"``,
+        ``"metropolis"``, or any other whose kernel samples tempered targets).
     sweeps : int
         Kernel sweeps per intermediate β.
     seed : int or None
@@ -125,9 +125,6 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     >>> abs(r.log_z - pgm.exact.log_partition(m)) < 5 * r.log_z_std + 0.05
     True
     """
-    from .sample import _count as count
-    from .sample import _Prepared
-
     runs = count(runs, "runs", 1)
     sweeps = count(sweeps, "sweeps", 1)
     if isinstance(betas, numbers.Integral) and not isinstance(betas, bool):
@@ -149,18 +146,20 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
                        seed=seed)
     if base != "uniform":
         raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
-    prep = _Prepared(model, transition, runs, seed, evidence)
-    engine, state, rng, target = prep.engine, prep.state, prep.rng_state, prep.target
+    kernel = find_kernel(model, transition, **({} if evidence is None else {"evidence": evidence}))
+    if not kernel.supports_beta:
+        raise ValueError(f"AIS needs a kernel for tempered targets; {transition!r} on "
+                         f"{type(model).__name__} has none")
+    state = kernel.init(runs, spawn_seeds(seed), None)
+    target = kernel.target
     log_z0 = float(sum(math.log(target.cards[i]) for i in target.free))
-    lp = prep.log_unnormalized(state)
+    lp = kernel.log_unnormalized(state)
     if not np.all(np.isfinite(lp)) and np.any(lp == np.inf):
         raise ValueError("log p̃ is +inf at a base state")
     log_w = (b[1] - b[0]) * lp
-    from .threads import threads_for
-
-    with threads_for(state.shape[0] * state.shape[1] * sweeps):
+    with threads_for(runs * kernel.record_width * sweeps):
         for j in range(1, b.size - 1):
-            _, _, stats = engine.run(state, rng, 1, sweeps, record=True, keep=False,
-                                     betas=np.full(runs, b[j]))
-            log_w += (b[j + 1] - b[j]) * stats["lp"][:, 0]
+            state.beta[:] = b[j]
+            _, info = kernel.advance(state, 1, sweeps, record=True)
+            log_w += (b[j + 1] - b[j]) * info.lp[:, 0]
     return AISResult(log_w, log_z0, b)

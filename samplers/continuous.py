@@ -49,7 +49,8 @@ averaged iterate ``ε̄``.  With ``adapt_step_size=False`` the initial value is 
 
 Randomness and resume
 ---------------------
-``SeedSequence(seed).spawn(3)`` → (initial states, one xoshiro256 stream per chain, unused).
+The driver's ``SeedSequence(seed).spawn(3)`` → (initial states, one xoshiro256 stream per chain,
+unused).
 Every iteration draws ``d`` normals and 2 uniforms (jitter, accept) from the chain's own stream
 (``samplers/_continuous_kernels.py``), so a chain's trajectory depends on its own stream only
 (bit for bit whatever the number of chains when the model computes each row independently of
@@ -75,25 +76,36 @@ naming the iteration (``"warm-up iteration i"`` or ``"draw j"``, 0-based) and th
 
 import functools
 import numbers
-import time
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from pgm._validation import as_float_array
-from pgm.errors import ModelError, TooLargeError
+from pgm.errors import ModelError
 
 from ._continuous_kernels import draw_normal_uniform
 from ._continuous_moves import Evaluator, hmc, initial_step_size, langevin, mh
+from ._kernel import Kernel, check_streams, register
 from ._rng import make_rng_state
-from .results import ChainState, Samples
-from .sample import CONTINUOUS_METHODS, STATE_MEMORY_LIMIT, _Progress, run_settings
+from .results import ChainState
 
-__all__ = ["sample_continuous", "CONTINUOUS_METHODS", "DualAveraging"]
+__all__ = ["ContinuousMCMC", "ContinuousState", "ContinuousInfo", "CONTINUOUS_METHODS",
+           "DualAveraging", "is_continuous"]
 
+CONTINUOUS_METHODS = ("hmc", "mala", "langevin", "mh")
 TARGET_ACCEPT = {"hmc": 0.8, "mala": 0.574, "langevin": 0.574, "mh": 0.234}
 N_LEAPFROG = 10
 JITTER = {"hmc": 0.5}
-_CHUNK_BYTES = 32 * 2**20
+
+
+def is_continuous(model):
+    """A continuous energy model (see the protocol above)?"""
+    family = getattr(model, "sampler_family", None)
+    if family is not None:
+        return family == "continuous"
+    from ._discrete import is_discrete
+
+    return not is_discrete(model) and all(hasattr(model, a) for a in ("dim", "energy", "grad_x"))
 
 
 class DualAveraging:
@@ -197,46 +209,50 @@ def _check_start(x, E, G):
             raise ModelError(f"the initial state of chain {c} has {what}: {x[c].tolist()!r}")
 
 
-# ---------------------------------------------------------------------------- driver
-def sample_continuous(model, method="hmc", chains=None, draws=1000, warmup=None, thin=1, seed=None,
-                      init=None, observables=None, keep_states=True, progress=True, step_size=None,
-                      n_leapfrog=None, target_accept=None, adapt_step_size=True, jitter=None,
-                      mass=None):
-    """MCMC draws of ``p(x) ∝ exp(−E(x))`` for a continuous energy model.
+# ---------------------------------------------------------------------------- the kernel
+class ContinuousState(NamedTuple):
+    """Chains of a continuous sampler: positions ``x`` (chains, d), their energies and gradients
+    (``None`` for MH), per-chain step sizes, xoshiro256 streams, and the dual-averaging state
+    while the step sizes adapt (else None)."""
 
-    Called by :func:`samplers.sample` for continuous models (see the module docstring for the
-    protocol, the algorithms and the statistics).
+    x: np.ndarray
+    energy: np.ndarray
+    grad: Optional[np.ndarray]
+    step_size: np.ndarray
+    rng: np.ndarray
+    adaptation: Optional[DualAveraging] = None
 
-    Parameters
-    ----------
-    model : continuous energy model
-    method : {"hmc", "mala", "langevin", "mh"}
-    chains, draws, warmup, thin, seed, observables, keep_states, progress :
-        As in :func:`samplers.sample`; ``observables`` receive states ``(chains, k, dim)``.
-    init : array (chains, dim) or (dim,), ChainState, or None
-        Initial states (default ``model.initial_points(chains, rng)`` or ``N(0, I)`` draws);
-        a :class:`ChainState` continues its chains, streams and step sizes exactly.
-    step_size : float or array (chains,), optional
-        Initial (``adapt_step_size=True``) or fixed step size: leapfrog ``ε`` (hmc), ``h``
-        (mala, langevin), proposal standard deviation (mh).
-    n_leapfrog : int, default 10
-        Leapfrog steps per HMC transition.
-    target_accept : float in (0, 1), optional
-        Dual-averaging target (hmc 0.8, mala/langevin 0.574, mh 0.234).
-    adapt_step_size : bool
-        Adapt per-chain step sizes during warm-up.
-    jitter : float in [0, 1), optional
-        Per-transition step-size jitter (default 0.5 for hmc, 0 otherwise).
-    mass : array (dim,), optional
-        Diagonal HMC mass matrix (identity by default).
 
-    Returns
-    -------
-    Samples
-        ``states`` (chain, draw, dim) float64; ``info`` adds ``step_size`` (final, per chain),
-        ``initial_step_size``, ``target_accept``, ``n_grad_evals`` / ``n_energy_evals``
-        (rows evaluated in the whole run) and their ``*_sampling`` parts (after warm-up), for
-        ESS per gradient evaluation, and ``n_divergent`` (divergent transitions after warm-up).
+class ContinuousInfo(NamedTuple):
+    """Per-draw statistics (chains, draws) of the transition before each draw (see the module
+    docstring; ``energy`` is the HMC Hamiltonian, and it and ``n_steps`` are HMC only)."""
+
+    states: Optional[np.ndarray]
+    lp: np.ndarray
+    acceptance_rate: np.ndarray
+    step_size: np.ndarray
+    diverging: np.ndarray
+    energy: Optional[np.ndarray] = None
+    n_steps: Optional[np.ndarray] = None
+
+
+@register
+class ContinuousMCMC(Kernel):
+    """HMC, MALA, unadjusted Langevin or random-walk Metropolis on a continuous energy model
+    (see the module docstring for the protocol, the algorithms and the statistics).
+
+    Options: ``step_size`` (float or one per chain: initial value of the warm-up adaptation, or
+    fixed with ``adapt_step_size=False``; leapfrog ``ε`` (hmc), ``h`` (mala, langevin), proposal
+    standard deviation (mh)), ``n_leapfrog`` (HMC, default 10), ``target_accept`` (dual-averaging
+    target: hmc 0.8, mala/langevin 0.574, mh 0.234), ``adapt_step_size`` (default True),
+    ``jitter`` (in [0, 1): per-transition step-size jitter, default 0.5 for hmc, 0 otherwise),
+    ``mass`` (diagonal HMC mass, identity by default).  ``init`` may be ``(chains, dim)`` or
+    ``(dim,)`` (default ``model.initial_points(chains, rng)`` or ``N(0, I)`` draws).
+
+    ``Samples.info`` adds ``step_size`` (final, per chain), ``initial_step_size``,
+    ``target_accept``, ``n_grad_evals`` / ``n_energy_evals`` (rows evaluated in the whole run)
+    and their ``*_sampling`` parts (after warm-up), for ESS per gradient evaluation, and
+    ``n_divergent`` (divergent transitions after warm-up).
 
     Examples
     --------
@@ -248,138 +264,145 @@ def sample_continuous(model, method="hmc", chains=None, draws=1000, warmup=None,
     >>> s.final_state.step_size.shape
     (2,)
     """
-    if method not in CONTINUOUS_METHODS:
-        raise ValueError(f"unknown method {method!r} for the continuous model {type(model).__name__}; "
-                         f"expected one of {CONTINUOUS_METHODS}")
-    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin,
-                                                            observables)
-    d = _dim(model)
-    if not isinstance(adapt_step_size, bool):
-        raise TypeError(f"adapt_step_size must be True or False, got {adapt_step_size!r}")
-    target = TARGET_ACCEPT[method] if target_accept is None else _real(target_accept, "target_accept", 0, 1)
-    jitter = JITTER.get(method, 0.0) if jitter is None else _real(jitter, "jitter", 0, 1, lo_open=False)
-    if method != "hmc":
-        for name, val in (("n_leapfrog", n_leapfrog), ("mass", mass)):
-            if val is not None:
-                raise ValueError(f"{name} applies to method='hmc', not {method!r}")
-    if n_leapfrog is None:
-        n_leapfrog = N_LEAPFROG
-    if isinstance(n_leapfrog, bool) or not isinstance(n_leapfrog, numbers.Integral) or n_leapfrog < 1:
-        raise ValueError(f"n_leapfrog must be an integer >= 1, got {n_leapfrog!r}")
-    inv_mass = sqrt_mass = 1.0
-    if mass is not None:
-        m = _positive(mass, "mass", d)
-        inv_mass, sqrt_mass = 1.0 / m, np.sqrt(m)
-    user_eps = None if step_size is None else _positive(step_size, "step_size", chains)
-    if keep_states and chains * draws * d * 8 > STATE_MEMORY_LIMIT:
-        raise TooLargeError(f"keeping {chains}×{draws}×{d} states needs "
-                            f"{chains * draws * d * 8 / 2**30:.1f} GiB; pass keep_states=False")
 
-    saved_eps = None
-    if isinstance(init, ChainState):
-        if init.swap_rng_state is not None:
-            raise ModelError("a tempered ChainState can not continue a continuous sampler")
-        if init.rng_state.shape != (chains, 4):
-            raise ModelError(f"ChainState rng_state has shape {init.rng_state.shape}, expected ({chains}, 4)")
-        x = _initial_points(model, init.x, chains, d, None)
-        rng_state = np.ascontiguousarray(init.rng_state, dtype=np.uint64).copy()
-        if init.step_size is not None:
-            saved_eps = _positive(init.step_size, "ChainState.step_size", chains)
-    else:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        init_ss, chain_ss, _ = ss.spawn(3)
-        x = _initial_points(model, init, chains, d, np.random.default_rng(init_ss))
-        rng_state = make_rng_state(chain_ss, chains)
+    name = "continuous"
+    family = "continuous energy models"
+    methods = CONTINUOUS_METHODS
+    options = ("step_size", "n_leapfrog", "target_accept", "adapt_step_size", "jitter", "mass")
+    sample_stats = ("lp", "acceptance_rate", "step_size", "diverging", "energy", "n_steps")
+    chunk_steps = 100
 
-    ev = Evaluator(model, need_grad=method != "mh")
-    if method == "hmc":
-        move = functools.partial(hmc, ev, n_leapfrog=int(n_leapfrog), inv_mass=inv_mass, sqrt_mass=sqrt_mass)
-    elif method == "mh":
-        move = functools.partial(mh, ev)
-    else:
-        move = functools.partial(langevin, ev, adjust=method == "mala")
+    @classmethod
+    def accepts(cls, model):
+        return is_continuous(model)
 
-    def step(x, E, G, eps):
-        z, u = draw_normal_uniform(rng_state, d, 2)
-        used = eps * (1.0 + jitter * (2.0 * u[:, 0] - 1.0)) if jitter else eps
-        return move(x, E, G, used, z, u[:, 1]), used
+    def __init__(self, model, method, step_size=None, n_leapfrog=None, target_accept=None,
+                 adapt_step_size=True, jitter=None, mass=None):
+        super().__init__(model, method)
+        self.dim = d = _dim(model)
+        if not isinstance(adapt_step_size, bool):
+            raise TypeError(f"adapt_step_size must be True or False, got {adapt_step_size!r}")
+        self.target = TARGET_ACCEPT[method] if target_accept is None else \
+            _real(target_accept, "target_accept", 0, 1)
+        self.jitter = JITTER.get(method, 0.0) if jitter is None else _real(jitter, "jitter", 0, 1, lo_open=False)
+        if method != "hmc":
+            for name, val in (("n_leapfrog", n_leapfrog), ("mass", mass)):
+                if val is not None:
+                    raise ValueError(f"{name} applies to method='hmc', not {method!r}")
+        if n_leapfrog is None:
+            n_leapfrog = N_LEAPFROG
+        if isinstance(n_leapfrog, bool) or not isinstance(n_leapfrog, numbers.Integral) or n_leapfrog < 1:
+            raise ValueError(f"n_leapfrog must be an integer >= 1, got {n_leapfrog!r}")
+        self.n_leapfrog = int(n_leapfrog)
+        inv_mass = sqrt_mass = 1.0
+        if mass is not None:
+            m = _positive(mass, "mass", d)
+            inv_mass, sqrt_mass = 1.0 / m, np.sqrt(m)
+        self.user_step_size = step_size
+        self.adapt = adapt_step_size and not (method == "langevin" and step_size is not None)
+        self.ev = ev = Evaluator(model, need_grad=method != "mh")
+        if method == "hmc":
+            self.move = functools.partial(hmc, ev, n_leapfrog=self.n_leapfrog, inv_mass=inv_mass,
+                                          sqrt_mass=sqrt_mass)
+            self.search_move = functools.partial(hmc, ev, n_leapfrog=1, inv_mass=inv_mass,
+                                                 sqrt_mass=sqrt_mass)
+        elif method == "mh":
+            self.move = self.search_move = functools.partial(mh, ev)
+        else:
+            self.move = self.search_move = functools.partial(langevin, ev, adjust=method == "mala")
+        self.variables = list(range(d))
+        self.record_width, self.record_dtype = d, np.dtype(np.float64)
+        self.adapted = False
+        self.evals_warm = (0, 0)
+        self.n_divergent = 0
 
-    t0 = time.perf_counter()
-    E, G = ev(x)
-    _check_start(x, E, G)
-    if user_eps is not None:
-        eps = user_eps
-    elif saved_eps is not None:
-        eps = saved_eps
-    else:
-        ev.where = "initial step-size search"
-        z, _ = draw_normal_uniform(rng_state, d, 2)
-        one_step = functools.partial(hmc, ev, n_leapfrog=1, inv_mass=inv_mass, sqrt_mass=sqrt_mass) \
-            if method == "hmc" else move
-        eps = initial_step_size(one_step, x, E, G, z)
-    eps0 = eps
-    adapt = adapt_step_size and warmup > 0 and not (method == "langevin" and user_eps is not None)
-    da = DualAveraging(eps, target) if adapt else None
+    def init(self, chains, start, init):
+        d, ev = self.dim, self.ev
+        user_eps = None if self.user_step_size is None else _positive(self.user_step_size, "step_size", chains)
+        saved_eps = None
+        if isinstance(start, ChainState):
+            if start.swap_rng_state is not None:
+                raise ModelError("a tempered ChainState can not continue a continuous sampler")
+            rng = check_streams(start.rng_state, chains)
+            x = _initial_points(self.model, start.x, chains, d, None)
+            if start.step_size is not None:
+                saved_eps = _positive(start.step_size, "ChainState.step_size", chains)
+        else:
+            x = _initial_points(self.model, init, chains, d, start.initial)
+            rng = make_rng_state(start.streams, chains)
+        ev.where = "initial state"
+        E, G = ev(x)
+        _check_start(x, E, G)
+        if user_eps is not None:
+            eps = user_eps
+        elif saved_eps is not None:
+            eps = saved_eps
+        else:
+            ev.where = "initial step-size search"
+            z, _ = draw_normal_uniform(rng, d, 2)
+            eps = initial_step_size(self.search_move, x, E, G, z)
+        self.eps0 = eps
+        return ContinuousState(x, E, G, eps, rng)
 
-    bar = _Progress(warmup + draws * thin, progress)
-    for i in range(warmup):
-        ev.where = f"warm-up iteration {i}"
-        mv, _ = step(x, E, G, eps)
-        x, E, G = mv.x, mv.E, mv.G
-        if da is not None:
-            eps = da.update(mv.accept_prob)
-        if (i + 1) % 100 == 0 or i + 1 == warmup:
-            bar.update(100 if (i + 1) % 100 == 0 else warmup % 100, "warmup")
-    if da is not None:
-        eps = da.final()
-    t_warm = time.perf_counter() - t0
-    evals_warm = (ev.n_grad, ev.n_energy)
+    def _step(self, state, eps):
+        z, u = draw_normal_uniform(state.rng, self.dim, 2)
+        used = eps * (1.0 + self.jitter * (2.0 * u[:, 0] - 1.0)) if self.jitter else eps
+        return self.move(state.x, state.energy, state.grad, used, z, u[:, 1]), used
 
-    kept = np.empty((chains, draws, d)) if keep_states else None
-    names = ["lp", "acceptance_rate", "step_size", "diverging"] + (["energy", "n_steps"] if method == "hmc" else [])
-    dtypes = {"diverging": bool, "n_steps": np.int64}
-    stats = {k: np.empty((chains, draws), dtype=dtypes.get(k, np.float64)) for k in names}
-    obs_out = {k: np.empty((chains, draws)) for k in observables}
-    per_chunk = max(1, _CHUNK_BYTES // (chains * d * 8))
-    buf = None
-    for j in range(draws):
-        ev.where = f"draw {j}"
-        for _ in range(thin):
-            mv, used = step(x, E, G, eps)
-            x, E, G = mv.x, mv.E, mv.G
-        for k, v in (("lp", -E), ("acceptance_rate", mv.accept_prob), ("step_size", used),
-                     ("diverging", mv.diverging), ("energy", mv.hamiltonian), ("n_steps", mv.n_steps)):
-            if k in stats:
-                stats[k][:, j] = v
-        start = j - j % per_chunk
-        k = min(per_chunk, draws - start)
-        if keep_states:
-            kept[:, j] = x
-        elif observables:
-            if buf is None:
-                buf = np.empty((chains, per_chunk, d))
-            buf[:, j - start] = x
-        if observables and j - start == k - 1:
-            block = kept[:, start:start + k] if keep_states else buf[:, :k]
-            for name, f in observables.items():
-                val = np.asarray(f(block))
-                if val.shape != (chains, k):
-                    raise ModelError(f"observable {name!r} returned shape {val.shape}, expected ({chains}, {k})")
-                obs_out[name][:, start:start + k] = val
-        if (j + 1) % 100 == 0 or j + 1 == draws:
-            bar.update(thin * (100 if (j + 1) % 100 == 0 else draws % 100), "sampling")
-    bar.close()
+    def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+        ev = self.ev
+        first = phase.start if phase is not None else 0
+        if not record:
+            da = state.adaptation
+            if da is None and self.adapt and phase is not None and phase.warmup:
+                da = DualAveraging(state.step_size, self.target)
+            eps = state.step_size
+            for i in range(first, first + n):
+                ev.where = f"warm-up iteration {i}" if phase is None or phase.warmup else f"step {i}"
+                mv, _ = self._step(state, eps)
+                state = state._replace(x=mv.x, energy=mv.E, grad=mv.G)
+                if da is not None:
+                    eps = da.update(mv.accept_prob)
+            return state._replace(step_size=eps, adaptation=da), None
+        chains, hmc_ = state.x.shape[0], self.method == "hmc"
+        states = np.empty((chains, n, self.dim)) if keep else None
+        stats = {k: np.empty((chains, n), dtype=t) for k, t in (
+            ("lp", np.float64), ("acceptance_rate", np.float64), ("step_size", np.float64),
+            ("diverging", bool), ("energy", np.float64), ("n_steps", np.int64))}
+        eps = state.step_size
+        for j in range(n):
+            ev.where = f"draw {first + j}"
+            for _ in range(thin):
+                mv, used = self._step(state, eps)
+                state = state._replace(x=mv.x, energy=mv.E, grad=mv.G)
+                self.n_divergent += int(np.count_nonzero(mv.diverging))
+            for k, v in (("lp", -mv.E), ("acceptance_rate", mv.accept_prob), ("step_size", used),
+                         ("diverging", mv.diverging), ("energy", mv.hamiltonian), ("n_steps", mv.n_steps)):
+                if hmc_ or k not in ("energy", "n_steps"):
+                    stats[k][:, j] = v
+            if keep:
+                states[:, j] = state.x
+        if not hmc_:
+            stats["energy"] = stats["n_steps"] = None
+        return state, ContinuousInfo(states, **stats)
 
-    info = {"method": method, "state_space": "continuous", "model": type(model).__name__,
-            "chains": chains, "draws": draws, "warmup": warmup, "thin": thin,
-            "seed": seed if isinstance(seed, (int, type(None))) else None, "domain": None,
-            "step_size": eps.tolist(), "initial_step_size": eps0.tolist(),
-            "adapt_step_size": da is not None, "target_accept": target, "jitter": jitter,
-            "n_leapfrog": int(n_leapfrog) if method == "hmc" else None,
-            "n_grad_evals": ev.n_grad, "n_energy_evals": ev.n_energy,
-            "n_grad_evals_sampling": ev.n_grad - evals_warm[0],
-            "n_energy_evals_sampling": ev.n_energy - evals_warm[1],
-            "n_divergent": int(stats["diverging"].sum()),
-            "seconds_warmup": t_warm, "seconds_sampling": time.perf_counter() - t0 - t_warm}
-    final = ChainState(x, rng_state, step_size=eps)
-    return Samples(kept, obs_out, stats, list(range(d)), final, info)
+    def end_warmup(self, state):
+        self.evals_warm = (self.ev.n_grad, self.ev.n_energy)
+        if state.adaptation is None:
+            return state
+        self.adapted = True
+        return state._replace(step_size=state.adaptation.final(), adaptation=None)
+
+    def to_user(self, state):
+        return ChainState(state.x, state.rng, step_size=state.step_size)
+
+    def info(self, state):
+        ev = self.ev
+        return {"state_space": "continuous", "model": type(self.model).__name__, "domain": None,
+                "step_size": state.step_size.tolist(), "initial_step_size": self.eps0.tolist(),
+                "adapt_step_size": self.adapted, "target_accept": self.target, "jitter": self.jitter,
+                "n_leapfrog": self.n_leapfrog if self.method == "hmc" else None,
+                "n_grad_evals": ev.n_grad, "n_energy_evals": ev.n_energy,
+                "n_grad_evals_sampling": ev.n_grad - self.evals_warm[0],
+                "n_energy_evals_sampling": ev.n_energy - self.evals_warm[1],
+                "n_divergent": self.n_divergent}

@@ -7,21 +7,22 @@ For a model with no factor structure to compile — e.g. :class:`pgm.MLPEnergy` 
 when the model offers it, else two ``energy`` calls), so the cost per sweep is ``d`` batched
 energy evaluations.
 
-Randomness and resumption follow the discrete driver: per-chain xoshiro256 streams (one uniform
-per unit per sweep), ``SeedSequence(seed).spawn(3)`` → (initial states, chain streams, spare),
-``Samples.final_state`` continues a run exactly.
+Randomness and resumption are the driver's: per-chain xoshiro256 streams (one uniform per unit
+per sweep), ``Samples.final_state`` continues a run exactly.  :class:`BinaryEnergyGibbs` is the
+kernel (``samplers/_kernel.py``).
 """
 
-import time
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from pgm.errors import ModelError, SamplingError
 
+from ._kernel import Kernel, check_streams, register
 from ._rng import draw_doubles, make_rng_state
-from .results import ChainState, Samples
+from .results import ChainState
 
-__all__ = ["sample_binary_energy"]
+__all__ = ["BinaryEnergyGibbs", "EnergyGibbsState", "EnergyGibbsInfo"]
 
 
 def _energy_delta(model, x, j):
@@ -64,12 +65,26 @@ def _sweep(model, x, rng_state, where):
         x[:, j] = u[:, j] < p1
 
 
-def sample_binary_energy(model, method="gibbs", chains=None, draws=1000, warmup=None, thin=1,
-                         seed=None, init=None, observables=None, keep_states=True, progress=True):
-    """Gibbs sampling of a binary energy model (``samplers.sample`` dispatches here).
+class EnergyGibbsState(NamedTuple):
+    """Chains: binary states ``(chains, d)`` int8 and their xoshiro256 streams."""
 
-    Parameters are those of :func:`samplers.sample`; only ``method="gibbs"`` (systematic scan)
-    applies.  ``sample_stats["lp"]`` is ``−E(x)`` of each recorded state.
+    x: np.ndarray
+    rng: np.ndarray
+
+
+class EnergyGibbsInfo(NamedTuple):
+    """Per-draw records: states, ``lp = −E(x)`` and ``energy = E(x)``."""
+
+    states: Optional[np.ndarray]
+    lp: np.ndarray
+    energy: np.ndarray
+
+
+@register
+class BinaryEnergyGibbs(Kernel):
+    """Gibbs sampling of a binary energy model (``sampler_family == "binary_energy"``, e.g.
+    :class:`pgm.MLPEnergy` with ``domain="binary"``): systematic scan, one energy difference per
+    unit and sweep for all chains at once.  No options.
 
     Examples
     --------
@@ -79,46 +94,48 @@ def sample_binary_energy(model, method="gibbs", chains=None, draws=1000, warmup=
     >>> s.states.shape, s.states.dtype.name
     ((3, 20, 6), 'int8')
     """
-    from .sample import _Progress, run_settings
 
-    if method != "gibbs":
-        raise ValueError(f"binary energy models are sampled with method='gibbs', got {method!r}")
-    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin, observables)
-    d = int(model.dim)
-    if isinstance(init, ChainState):
-        x = _initial(init, chains, d, None)
-        rng_state = np.array(init.rng_state, dtype=np.uint64)
-    else:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        init_ss, chain_ss, _ = ss.spawn(3)
-        x = _initial(init, chains, d, np.random.default_rng(init_ss))
-        rng_state = make_rng_state(chain_ss, chains)
-    bar = _Progress(warmup + draws * thin, progress)
-    t0 = time.perf_counter()
-    for it in range(warmup):
-        _sweep(model, x, rng_state, f"warm-up sweep {it}")
-        bar.update(1, "warmup")
-    t_warm = time.perf_counter() - t0
-    kept = np.empty((chains, draws, d), dtype=np.int8) if keep_states else None
-    lp = np.empty((chains, draws))
-    obs = {name: np.empty((chains, draws)) for name in observables}
-    for k in range(draws):
-        for t in range(thin):
-            _sweep(model, x, rng_state, f"draw {k}")
-        lp[:, k] = -np.asarray(model.energy(x), dtype=np.float64)
-        if keep_states:
-            kept[:, k] = x
-        for name, f in observables.items():
-            val = np.asarray(f(x[:, None, :]))
-            if val.shape != (chains, 1):
-                raise ModelError(f"observable {name!r} returned shape {val.shape}, expected ({chains}, 1)")
-            obs[name][:, k] = val[:, 0]
-        bar.update(thin, "sampling")
-    bar.close()
-    obs["energy"] = -lp
-    info = {"method": "gibbs", "scan": "systematic", "chains": chains, "draws": draws,
-            "warmup": warmup, "thin": thin, "seed": seed if isinstance(seed, (int, type(None))) else None,
-            "domain": (0, 1), "cardinalities": [2] * d, "evidence": {},
-            "seconds_warmup": t_warm, "seconds_sampling": time.perf_counter() - t0 - t_warm,
-            "engine": "energy_gibbs"}
-    return Samples(kept, obs, {"lp": lp}, list(range(d)), ChainState(x, rng_state), info)
+    name = "energy_gibbs"
+    family = "binary energy models"
+    methods = ("gibbs",)
+    chunk_steps = 100
+
+    @classmethod
+    def accepts(cls, model):
+        return getattr(model, "sampler_family", None) == "binary_energy"
+
+    def __init__(self, model, method):
+        super().__init__(model, method)
+        self.dim = int(model.dim)
+        self.variables = list(range(self.dim))
+        self.record_width, self.record_dtype = self.dim, np.dtype(np.int8)
+
+    def init(self, chains, start, init):
+        if isinstance(start, ChainState):
+            return EnergyGibbsState(_initial(start, chains, self.dim, None), check_streams(start.rng_state, chains))
+        return EnergyGibbsState(_initial(init, chains, self.dim, start.initial),
+                                make_rng_state(start.streams, chains))
+
+    def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+        first = phase.start if phase is not None else 0
+        warm = phase is None or phase.warmup
+        if not record:
+            for it in range(first, first + n):
+                _sweep(self.model, state.x, state.rng, f"warm-up sweep {it}" if warm else f"sweep {it}")
+            return state, None
+        chains = state.x.shape[0]
+        lp = np.empty((chains, n))
+        states = np.empty((chains, n, self.dim), dtype=np.int8) if keep else None
+        for k in range(n):
+            for _ in range(thin):
+                _sweep(self.model, state.x, state.rng, f"draw {first + k}")
+            lp[:, k] = -np.asarray(self.model.energy(state.x), dtype=np.float64)
+            if keep:
+                states[:, k] = state.x
+        return state, EnergyGibbsInfo(states, lp, -lp)
+
+    def to_user(self, state):
+        return ChainState(state.x, state.rng)
+
+    def info(self, state):
+        return {"scan": "systematic", "domain": (0, 1), "cardinalities": [2] * self.dim, "evidence": {}}

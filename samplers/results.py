@@ -35,15 +35,19 @@ class ChainState:
     step_size : float64 ndarray (chains,) or None
         Per-chain step sizes of a continuous sampler (HMC, MALA, Langevin, MH), as fixed at the
         end of warm-up; ``None`` for discrete samplers.
+    extra : dict of ndarray
+        Any other state a kernel needs to continue exactly (e.g. simulated tempering's ladder
+        indices, log-weights and move streams); empty for most kernels.
     """
 
-    def __init__(self, x, rng_state, swap_rng_state=None, step_size=None):
+    def __init__(self, x, rng_state, swap_rng_state=None, step_size=None, extra=None):
         self.x = np.array(x, copy=True)
         self.rng_state = np.array(rng_state, dtype=np.uint64, copy=True)
         self.swap_rng_state = None if swap_rng_state is None else \
             np.array(swap_rng_state, dtype=np.uint64, copy=True)
         self.step_size = None if step_size is None else \
             np.array(step_size, dtype=np.float64, copy=True)
+        self.extra = {str(k): np.array(v, copy=True) for k, v in (extra or {}).items()}
 
     @property
     def chains(self):
@@ -56,6 +60,7 @@ class ChainState:
         extra = {} if self.swap_rng_state is None else {"swap_rng_state": self.swap_rng_state}
         if self.step_size is not None:
             extra["step_size"] = self.step_size
+        extra.update({f"extra/{k}": v for k, v in self.extra.items()})
         with open(path, "wb") as fh:
             np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta), **extra)
 
@@ -70,7 +75,8 @@ class ChainState:
                     raise ParseError(f"not a chain state of version {_VERSION}: {meta}", str(path))
                 swap = data["swap_rng_state"] if "swap_rng_state" in data.files else None
                 step = data["step_size"] if "step_size" in data.files else None
-                return cls(data["x"], data["rng_state"], swap, step)
+                extra = {k[6:]: data[k] for k in data.files if k.startswith("extra/")}
+                return cls(data["x"], data["rng_state"], swap, step, extra)
             except KeyError as exc:
                 raise ParseError(f"missing record {exc}", str(path)) from None
 

@@ -1,25 +1,163 @@
 """Simulated tempering (SPEC.md §2, "Tempering"): the chain also moves in β.
 
 The joint target is ``π(x, k) ∝ p̃(x)^{β_k} e^{g_k}`` over states and ladder indices.  Each
-round makes one sweep of the model's kernel at ``β_k`` and then proposes ``k → k ± 1`` (one
+step makes one sweep of the model's kernel at ``β_k`` and then proposes ``k → k ± 1`` (one
 direction drawn at random; moves off the ladder are rejected), accepted with
 ``min(1, exp((β_{k'} − β_k) log p̃(x) + g_{k'} − g_k))``.  The log-weights ``g_k`` should be
 ``−log Z_{β_k}`` for uniform occupancy of the ladder; they are adapted during warm-up by a
-Wang–Landau scheme (``g_k −= γ`` at every visit, with ``γ`` shrinking over the warm-up) and
-then frozen, so the recorded draws come from a fixed, exact kernel.  Draws at β = 1 are
-samples of ``p``; the adapted weights also estimate ``log Z_1 − log Z_{β_0}``.
+Wang–Landau scheme (``g_k −= γ_t / chains`` at every visit, with ``γ_t = γ / (1 + 10 t / T)``
+shrinking over the ``T`` warm-up steps) and then frozen, so the recorded draws come from a
+fixed, exact kernel.  Draws at β = 1 are samples of ``p``; the adapted weights also estimate
+``log Z_1 − log Z_{β_0}``.
+
+:class:`SimulatedTempered` is a kernel (``samplers/_kernel.py``) wrapping any kernel that samples
+tempered targets; the temperature moves use each chain's auxiliary stream, and the ladder index,
+log-weights and move streams travel in ``ChainState.extra``, so a run resumes exactly.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
-from ._rng import draw_doubles
-from .results import Samples
+from ._driver import run
+from ._kernel import Kernel, check_streams, find_kernel
+from ._rng import draw_doubles, make_rng_state
+from .results import ChainState
+from .tempering import check_ladder
+from .threads import threads_for
 
-__all__ = ["simulated_tempering"]
+__all__ = ["simulated_tempering", "SimulatedTempered"]
+
+
+class SimulatedTemperedState(NamedTuple):
+    """The wrapped kernel's state, each chain's ladder index, the shared log-weights ``g``, the
+    visits per β after warm-up, and the temperature-move streams ``(chains, 4)``."""
+
+    base: tuple
+    index: np.ndarray
+    log_weights: np.ndarray
+    visits: np.ndarray
+    move_rng: np.ndarray
+
+
+class SimulatedTemperedInfo(NamedTuple):
+    """Per-draw records: the wrapped kernel's Info and the draw's inverse temperature."""
+
+    base: tuple
+    beta: np.ndarray
+
+
+class SimulatedTempered(Kernel):
+    """Simulated tempering over ``base`` (a kernel with ``supports_beta``) on ladder ``betas``,
+    with Wang–Landau weight adaptation of initial step ``gamma`` during warm-up."""
+
+    def __init__(self, base, betas, gamma=1.0):
+        if not base.supports_beta:
+            raise ValueError(f"simulated tempering is not implemented for {type(base.model).__name__} "
+                             f"(method {base.method!r})")
+        super().__init__(base.model, base.method)
+        self.base = base
+        self.ladder = check_ladder(betas)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (np.isfinite(gamma) and gamma > 0):
+            raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
+        self.gamma = float(gamma)
+        self.name = f"simulated_tempering_{base.name}"
+        self.sample_stats = tuple(base.sample_stats) + ("beta",)
+        self.variables = base.variables
+        self.record_width, self.record_dtype = base.record_width, base.record_dtype
+
+    def init(self, chains, start, init):
+        R = self.ladder.size
+        if isinstance(start, ChainState):
+            extra = start.extra
+            missing = {"ladder_index", "log_weights", "visits", "move_rng_state"} - set(extra)
+            if missing:
+                from pgm.errors import ModelError
+
+                raise ModelError(f"not a simulated-tempering ChainState: it lacks {sorted(missing)}")
+            index = np.array(extra["ladder_index"], dtype=np.int64)
+            g = np.array(extra["log_weights"], dtype=np.float64)
+            visits = np.array(extra["visits"], dtype=np.float64)
+            if index.shape != (chains,) or g.shape != (R,) or visits.shape != (R,) \
+                    or index.min() < 0 or index.max() >= R:
+                from pgm.errors import ModelError
+
+                raise ModelError(f"the simulated-tempering ChainState does not match {chains} chains "
+                                 f"and a ladder of {R} temperatures")
+            move_rng = check_streams(extra["move_rng_state"], chains, "ChainState move_rng_state")
+            base = self.base.init(chains, ChainState(start.x, start.rng_state), None)
+        else:
+            base = self.base.init(chains, start, init)
+            index, g, visits = np.zeros(chains, dtype=np.int64), np.zeros(R), np.zeros(R)  # start hot
+            move_rng = make_rng_state(start.extra, chains)
+        base.beta[:] = self.ladder[index]
+        return SimulatedTemperedState(base, index, g, visits, move_rng)
+
+    def _step(self, state, record, warm_step=None, warm_total=None):
+        """One sweep at each chain's β, then a temperature move; the sweep's Info if recorded."""
+        ladder, R, k, g = self.ladder, self.ladder.size, state.index, state.log_weights
+        base = state.base
+        base.beta[:] = ladder[k]
+        _, info = self.base.advance(base, 1, 1, record=True, keep=record)
+        lp = info.lp[:, 0]
+        u = draw_doubles(state.move_rng, 2)
+        new = k + np.where(u[:, 0] < 0.5, -1, 1)
+        inside = (new >= 0) & (new < R)
+        newc = np.clip(new, 0, R - 1)
+        with np.errstate(invalid="ignore"):
+            log_acc = (ladder[newc] - ladder[k]) * lp + g[newc] - g[k]
+        log_acc = np.where(np.isnan(log_acc), -np.inf, log_acc)
+        with np.errstate(divide="ignore"):
+            accept = inside & (np.log(u[:, 1]) < log_acc)
+        before = ladder[k]
+        k[:] = np.where(accept, newc, k)
+        if warm_step is not None:
+            np.subtract.at(g, k, self.gamma / (1.0 + 10.0 * warm_step / max(warm_total, 1)) / k.size)
+        else:
+            np.add.at(state.visits, k, 1)
+        return info, before
+
+    def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+        with threads_for(self.record_width * state.index.size):
+            if not record:
+                first = phase.start if phase is not None else 0
+                warm = phase is None or phase.warmup
+                total = phase.total if phase is not None else n
+                for t in range(first, first + n):
+                    if warm:
+                        self._step(state, False, t, total)
+                    else:
+                        self._step(state, False)
+                return state, None
+            infos, betas = [], []
+            for _ in range(n):
+                for _ in range(thin):
+                    info, beta = self._step(state, keep)
+                infos.append(info)
+                betas.append(beta)
+        merged = type(infos[0])(*(None if v is None else np.concatenate([i[f] for i in infos], axis=1)
+                                  for f, v in enumerate(infos[0])))
+        return state, SimulatedTemperedInfo(merged, np.stack(betas, axis=1))
+
+    def to_user(self, state):
+        inner = self.base.to_user(state.base)
+        return ChainState(inner.x, inner.rng_state, extra={
+            "ladder_index": state.index, "log_weights": state.log_weights, "visits": state.visits,
+            "move_rng_state": state.move_rng})
+
+    def info(self, state):
+        g = state.log_weights - state.log_weights[0]
+        visits = state.visits
+        occupancy = visits / visits.sum() if visits.sum() > 0 else np.full(visits.size, np.nan)
+        with np.errstate(divide="ignore"):
+            log_z_ratio = float(-(g[-1] - g[0]) + np.log(occupancy[-1] / occupancy[0])) \
+                if occupancy[0] > 0 and occupancy[-1] > 0 else float("nan")
+        return {**self.base.info(state.base), "betas": self.ladder.tolist(), "log_weights": g.tolist(),
+                "occupancy": occupancy.tolist(), "log_z_ratio": log_z_ratio}
 
 
 def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, warmup=None,
-                        seed=None, evidence=None, gamma=1.0, progress=False):
+                        seed=None, gamma=1.0, progress=False, **kwargs):
     """Sample a discrete model with simulated tempering.
 
     Parameters
@@ -27,19 +165,25 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     model : a discrete model accepted by :func:`samplers.sample`
     betas : array_like
         Increasing inverse temperatures in (0, 1] ending at 1.
-    method : {"gibbs", "block_gibbs", "metropolis"}
-    chains, draws, warmup, seed, evidence
-        As in :func:`samplers.sample` (one sweep per draw; ``warmup`` default ``draws``).
+    method : str
+        Kernel run at each β (``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``, or any other
+        method whose kernel samples tempered targets).
+    chains, draws, warmup, seed
+        As in :func:`samplers.sample` (one sweep and one temperature move per draw; warm-up
+        default ``draws // 2``, during which the log-weights adapt).
     gamma : float
         Initial Wang–Landau step of the log-weights.
+    **kwargs
+        Passed on: ``thin``, ``init``, ``observables``, ``keep_states`` and the kernel's options
+        (``evidence``, ...).
 
     Returns
     -------
     Samples
         All draws; ``sample_stats["beta"]`` gives each draw's inverse temperature (select
         ``beta == 1`` for samples of the model).  ``info["log_weights"]`` (adapted ``g``),
-        ``info["occupancy"]`` (fraction of recorded draws per β) and ``info["log_z_ratio"]``
-        (estimate of ``log Z_1 − log Z_{β_0}``).
+        ``info["occupancy"]`` (fraction of post-warm-up steps per β) and ``info["log_z_ratio"]``
+        (estimate of ``log Z_1 − log Z_{β_0}``).  ``final_state`` continues the run exactly.
 
     Examples
     --------
@@ -49,69 +193,6 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     >>> s.sample_stats["beta"].shape
     (2, 200)
     """
-    from .sample import _count, _Prepared
-    from .tempering import check_ladder
-
-    ladder = check_ladder(betas)
-    chains = _count(4 if chains is None else chains, "chains", 1)
-    draws = _count(draws, "draws", 1)
-    warmup = draws if warmup is None else _count(warmup, "warmup", 0)
-    if not (np.isfinite(gamma) and gamma > 0):
-        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
-    prep = _Prepared(model, method, chains, seed, evidence)
-    engine, state, rng = prep.engine, prep.state, prep.rng_state
-    move_rng = np.random.SeedSequence(seed).spawn(4)[3] if not isinstance(seed, np.random.SeedSequence) \
-        else seed.spawn(1)[0]
-    from ._rng import make_rng_state
-
-    move_state = make_rng_state(move_rng, chains)
-    R = ladder.size
-    k = np.zeros(chains, dtype=np.int64)  # start hot
-    g = np.zeros(R)
-    visits = np.zeros(R)
-    keep_x = np.empty((chains, draws, prep.target.n), dtype=state.dtype)
-    beta_out = np.empty((chains, draws))
-    lp_out = np.empty((chains, draws))
-    energy_out = np.empty((chains, draws))
-    from .threads import threads_for
-
-    with threads_for(state.shape[0] * state.shape[1]):
-        for t in range(warmup + draws):
-            _, obs, stats = engine.run(state, rng, 1, 1, record=True, keep=False, betas=ladder[k])
-            lp = stats["lp"][:, 0]
-            if t >= warmup:
-                d = t - warmup
-                keep_x[:, d] = state
-                beta_out[:, d] = ladder[k]
-                lp_out[:, d] = lp
-                energy_out[:, d] = obs["energy"][:, 0]
-            u = draw_doubles(move_state, 2)
-            step = np.where(u[:, 0] < 0.5, -1, 1)
-            new = k + step
-            inside = (new >= 0) & (new < R)
-            newc = np.clip(new, 0, R - 1)
-            with np.errstate(invalid="ignore"):
-                log_acc = (ladder[newc] - ladder[k]) * lp + g[newc] - g[k]
-            log_acc = np.where(np.isnan(log_acc), -np.inf, log_acc)
-            with np.errstate(divide="ignore"):
-                accept = inside & (np.log(u[:, 1]) < log_acc)
-            k = np.where(accept, newc, k)
-            if t < warmup:
-                step_size = gamma / (1.0 + 10.0 * t / max(warmup, 1))
-                np.subtract.at(g, k, step_size / chains)
-            else:
-                np.add.at(visits, k, 1)
-    g -= g[0]
-    occupancy = visits / visits.sum()
-    with np.errstate(divide="ignore"):
-        log_z_ratio = float(-(g[-1] - g[0]) + np.log(occupancy[-1] / occupancy[0])) \
-            if occupancy[0] > 0 and occupancy[-1] > 0 else float("nan")
-    user = engine.to_user(keep_x)
-    from .results import ChainState
-
-    info = {"method": method, "betas": ladder.tolist(), "log_weights": g.tolist(),
-            "occupancy": occupancy.tolist(), "log_z_ratio": log_z_ratio, "chains": chains,
-            "draws": draws, "warmup": warmup, "domain": prep.target.domain,
-            "cardinalities": prep.target.cards.tolist(), "engine": type(engine).__name__}
-    return Samples(user, {"energy": energy_out}, {"lp": lp_out, "beta": beta_out},
-                   prep.target.variables, ChainState(engine.to_user(state), rng), info)
+    driver = {k: kwargs.pop(k) for k in ("thin", "init", "observables", "keep_states") if k in kwargs}
+    kernel = SimulatedTempered(find_kernel(model, method, **kwargs), betas, gamma)
+    return run(kernel, chains=chains, draws=draws, warmup=warmup, seed=seed, progress=progress, **driver)

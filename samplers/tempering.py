@@ -10,15 +10,25 @@ maximises round trips).  Only the β = 1 replica's states are returned.
 
 Swap decisions use one extra xoshiro256 stream per chain group, so tempered runs are as
 reproducible and resumable as plain ones.
+
+:class:`Tempered` is a kernel (``samplers/_kernel.py``) wrapping any kernel that samples tempered
+targets (``supports_beta``): one step is ``swap_interval`` sweeps of every replica followed by
+one swap round, so the driver runs it like any other kernel
+(``samplers.sample(model, tempering=betas)``, :func:`samplers.parallel_tempering`).
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from ._rng import draw_doubles
+from ._kernel import Kernel, check_streams, count
+from ._rng import draw_doubles, make_rng_state
+from .results import ChainState
+from .threads import threads_for
 
-__all__ = ["parallel_tempering", "geometric_betas", "check_ladder", "TemperedRun"]
+__all__ = ["geometric_betas", "check_ladder", "TemperedRun", "Tempered", "TemperedState",
+           "TemperedInfo", "respace_ladder", "swap_log_ratio"]
 
 
 def geometric_betas(beta_min, n):
@@ -76,6 +86,7 @@ class TemperedRun:
         self.attempts = np.zeros(self.R - 1, dtype=np.int64)
         self.accepts = np.zeros(self.R - 1, dtype=np.int64)
         self.round = 0
+        self.last_swapped = False
 
     def set_ladder(self, betas):
         self.ladder = betas
@@ -86,10 +97,12 @@ class TemperedRun:
         return np.arange(self.chains) * self.R + self.R - 1
 
     def swap(self, state, lp):
-        """One even/odd swap round; permutes the rows of ``state`` in place.
+        """One even/odd swap round on the states' log densities ``lp`` (one per row); permutes
+        the rows of ``state`` in place unless it is None.
 
         Returns ``(perm, rate)``: new row ``i`` holds what row ``perm[i]`` held; ``rate`` is the
-        fraction of attempted swaps accepted in each group.
+        fraction of attempted swaps accepted in each group.  ``last_swapped`` tells whether any
+        swap was accepted.
         """
         R, C = self.R, self.chains
         perm = np.arange(R * C)
@@ -97,6 +110,7 @@ class TemperedRun:
         lp = lp.reshape(C, R)
         ks = np.arange(self.round % 2, R - 1, 2)
         self.round += 1
+        self.last_swapped = False
         if ks.size == 0:
             return perm, np.zeros(C)
         b = self.ladder
@@ -110,7 +124,9 @@ class TemperedRun:
             k = ks[j]
             a, c = g * R + k, g * R + k + 1
             perm[a], perm[c] = c, a
-            state[:] = state[perm]
+            self.last_swapped = True
+            if state is not None:
+                state[:] = state[perm]
             self.labels[g, k], self.labels[g, k + 1] = self.labels[g, k + 1].copy(), self.labels[g, k].copy()
         rate = acc.mean(axis=1)
         # round trips: a walker that reached β = 1 and comes back to β_min completes one
@@ -141,95 +157,120 @@ def respace_ladder(betas, acceptance, floor=1e-3):
     return new
 
 
-def run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar,
-                 adapt=False):
-    from .threads import threads_for
+class TemperedState(NamedTuple):
+    """Replica exchange: the wrapped kernel's state over ``chains × R`` rows (row ``g·R + k`` at
+    ``β_k``) and the replica bookkeeping with the swap streams."""
 
-    with threads_for(state.shape[0] * state.shape[1] * tr.swap_interval):
-        return _run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep,
-                             observables, bar, adapt)
-
-
-def _run_tempered(engine, state, rng_state, tr, warmup, draws, thin, keep, observables, bar,
-                  adapt):
-    """Warm-up and recorded rounds of replica exchange; returns (states, observables, stats).
-
-    With ``adapt``, the warm-up is split into 5 stages; after each of the first 4 the interior
-    inverse temperatures are respaced toward equal swap acceptance (:func:`respace_ladder`).
-    Only the final ladder is used for the recorded draws, so detailed balance holds there.
-    """
-    rounds_warm = -(-warmup // tr.swap_interval)
-    stages = 5 if adapt and rounds_warm >= 50 else 1
-    bounds = np.linspace(0, rounds_warm, stages + 1).astype(int)
-    for stage in range(stages):
-        tr.attempts[:] = 0
-        tr.accepts[:] = 0
-        for _ in range(bounds[stage + 1] - bounds[stage]):
-            _, _, stats = engine.run(state, rng_state, 1, tr.swap_interval, record=True,
-                                     keep=False, betas=tr.row_betas)
-            tr.swap(state, stats["lp"][:, 0])
-            bar.update(tr.swap_interval, "warmup")
-        if stage < stages - 1:
-            rates = tr.accepts / np.maximum(tr.attempts, 1)
-            tr.set_ladder(respace_ladder(tr.ladder, rates))
-    tr.attempts[:] = 0
-    tr.accepts[:] = 0
-    cold = tr.cold_rows
-    kept = None
-    obs_out, stats_out = {}, {}
-    for d in range(draws):
-        for _ in range(thin):
-            _, obs, stats = engine.run(state, rng_state, 1, tr.swap_interval, record=True,
-                                       keep=False, betas=tr.row_betas)
-            perm, rate = tr.swap(state, stats["lp"][:, 0])
-        x = engine.to_user(state[cold])
-        rec_obs = {k: v[perm[cold], 0] for k, v in obs.items()}
-        rec_stats = {"lp": stats["lp"][perm[cold], 0], "swap_rate": rate}
-        for name, f in observables.items():
-            rec_obs[name] = np.asarray(f(x[:, None, :])).reshape(-1)
-        if keep:
-            if kept is None:
-                kept = np.empty((tr.chains, draws, x.shape[1]), dtype=x.dtype)
-            kept[:, d] = x
-        for dst, src in ((obs_out, rec_obs), (stats_out, rec_stats)):
-            for name, val in src.items():
-                if name not in dst:
-                    dst[name] = np.empty((tr.chains, draws))
-                dst[name][:, d] = val
-        bar.update(thin * tr.swap_interval, "sampling")
-    return kept, obs_out, stats_out
+    base: tuple
+    run: TemperedRun
 
 
-def parallel_tempering(model, betas, method="gibbs", chains=None, draws=1000, warmup=None,
-                       swap_interval=1, seed=None, **kwargs):
-    """Replica-exchange MCMC: ``samplers.sample(model, tempering=betas, ...)``.
+class TemperedInfo(NamedTuple):
+    """Per-draw records: the wrapped kernel's Info for the β = 1 replicas, and the fraction of
+    swaps accepted in the draw's last round."""
+
+    base: tuple
+    swap_rate: np.ndarray
+
+
+class Tempered(Kernel):
+    """Parallel tempering over ``base`` (a kernel with ``supports_beta``).
 
     Parameters
     ----------
-    model : discrete model accepted by :func:`samplers.sample`
+    base : Kernel
     betas : array_like
-        Increasing inverse temperatures in (0, 1], the last equal to 1
-        (e.g. :func:`geometric_betas`).
-    method : {"gibbs", "block_gibbs", "metropolis"}
-        Kernel run at every temperature.
-    **kwargs
-        Passed to :func:`samplers.sample` (``thin``, ``evidence``, ``init``, ``observables``…).
-
-    Returns
-    -------
-    Samples
-        States of the β = 1 replicas; ``info["swap_acceptance"]`` (per neighbouring pair) and
-        ``info["round_trips"]`` (per chain), ``sample_stats["swap_rate"]``.
-
-    Examples
-    --------
-    >>> import pgm, samplers
-    >>> s = samplers.parallel_tempering(pgm.Ising.grid(6, 6, beta=0.6), samplers.geometric_betas(0.3, 4),
-    ...                                 chains=2, draws=50, seed=0, progress=False)
-    >>> len(s.info["swap_acceptance"])
-    3
+        Increasing inverse temperatures in (0, 1], the last equal to 1.
+    swap_interval : int
+        Sweeps between swap rounds.
+    adapt : bool
+        During warm-up (at least 50 rounds), respace the interior β's toward equal swap
+        acceptance after each of the first 4 of 5 stages (:func:`respace_ladder`); the recorded
+        draws use the final, fixed ladder.
     """
-    from .sample import sample
 
-    return sample(model, method=method, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                  tempering=betas, swap_interval=swap_interval, **kwargs)
+    def __init__(self, base, betas, swap_interval=1, adapt=False):
+        if not base.supports_beta:
+            raise ValueError(f"parallel tempering is not implemented for {type(base.model).__name__} "
+                             f"(method {base.method!r}); pass tempering=None")
+        super().__init__(base.model, base.method)
+        self.base = base
+        self.ladder = check_ladder(betas)
+        self.swap_interval = count(swap_interval, "swap_interval", 1)
+        if not isinstance(adapt, bool):
+            raise TypeError(f"adapt_ladder must be True or False, got {adapt!r}")
+        self.adapt = adapt
+        self.name = f"tempered_{base.name}"
+        self.sweeps_per_step = self.swap_interval
+        self.sample_stats = tuple(base.sample_stats) + ("swap_rate",)
+        self.variables = base.variables
+        self.record_width, self.record_dtype = base.record_width, base.record_dtype
+
+    def init(self, chains, start, init):
+        R = self.ladder.size
+        rows = chains * R
+        if isinstance(start, ChainState):
+            if start.swap_rng_state is None:
+                from pgm.errors import ModelError
+
+                raise ModelError("a tempered run continues only from a tempered ChainState (and vice versa)")
+            swap_rng = check_streams(start.swap_rng_state, chains, "ChainState swap_rng_state")
+            base = self.base.init(rows, ChainState(start.x, start.rng_state), None)
+        else:
+            if init is not None and np.ndim(init) == 2:
+                init = np.repeat(np.asarray(init), R, axis=0)
+            base = self.base.init(rows, start, init)
+            swap_rng = make_rng_state(start.extra, chains)
+        run = TemperedRun(self.ladder, chains, swap_rng, self.swap_interval)
+        base.beta[:] = run.row_betas
+        return TemperedState(base, run)
+
+    def _round(self, state, keep=False):
+        """``swap_interval`` sweeps of every replica, then a swap round: ``(perm, rate, info)``."""
+        tr = state.run
+        _, info = self.base.advance(state.base, 1, tr.swap_interval, record=True, keep=keep)
+        perm, rate = tr.swap(None, info.lp[:, 0])
+        if tr.last_swapped:
+            self.base.permute_rows(state.base, perm)
+        return perm, rate, info
+
+    def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+        tr = state.run
+        with threads_for(tr.chains * tr.R * self.record_width * tr.swap_interval):
+            if not record:
+                first = phase.start if phase is not None else 0
+                total = phase.total if phase is not None else n
+                stages = 5 if self.adapt and total >= 50 else 1
+                bounds = np.linspace(0, total, stages + 1).astype(int)
+                for r in range(first, first + n):
+                    if r in bounds[:-1]:      # a stage starts: count its swaps afresh
+                        tr.attempts[:] = 0
+                        tr.accepts[:] = 0
+                    self._round(state)
+                    if r + 1 in bounds[1:-1]:
+                        tr.set_ladder(respace_ladder(tr.ladder, tr.accepts / np.maximum(tr.attempts, 1)))
+                        state.base.beta[:] = tr.row_betas
+                return state, None
+            cold = tr.cold_rows
+            infos, rates = [], []
+            for _ in range(n):
+                for _ in range(thin):
+                    perm, rate, info = self._round(state, keep)
+                rows = perm[cold]                 # where the β = 1 states came from
+                infos.append(type(info)(*(None if v is None else v[rows] for v in info)))
+                rates.append(rate)
+        merged = type(infos[0])(*(None if v is None else np.concatenate([i[f] for i in infos], axis=1)
+                                  for f, v in enumerate(infos[0])))
+        return state, TemperedInfo(merged, np.stack(rates, axis=1))
+
+    def end_warmup(self, state):
+        state.run.attempts[:] = 0
+        state.run.accepts[:] = 0
+        return state
+
+    def to_user(self, state):
+        inner = self.base.to_user(state.base)
+        return ChainState(inner.x, inner.rng_state, swap_rng_state=state.run.swap_rng)
+
+    def info(self, state):
+        return {**self.base.info(state.base), **state.run.info()}

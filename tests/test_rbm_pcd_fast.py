@@ -1,5 +1,5 @@
 """The fused PCD update of binary RBMs (``estimators/_rbm_pcd.py``, issue #6 learner speed) and
-its sparse binary products (``samplers/_binary_products.py``).
+its sparse binary products (``estimators/_binary_products.py``).
 
 * the row-sum products equal the dense products (to 1e-12) at every density, for sizes that are
   not multiples of the tile and block widths;
@@ -23,7 +23,7 @@ import samplers
 from estimators import _rbm_pcd
 from estimators._protocol import weighted_grad
 from estimators._rbm_pcd import RBMPCDStep, fast_pcd_step
-from samplers import _binary_products as K
+from estimators import _binary_products as K
 from samplers._rng import draw_doubles, make_rng_state
 
 from .test_boltzmann import all_bits, chi2_check, joint_table, layer_groups, rbm_6x4

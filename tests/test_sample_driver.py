@@ -141,3 +141,115 @@ def test_bad_input_is_rejected_with_typed_errors():
         m.energy(np.ones((2, 5)))
     with pytest.raises(EvidenceError):
         m.energy(np.zeros(16))
+
+
+# ---------------------------------------------------------------------------- every registered kernel
+def _kernel_cases():
+    """One model per registered kernel and method (a kernel registered without a case here
+    fails ``test_every_registered_kernel_is_covered``)."""
+    cases = {("DiscreteGibbs", m): (MODELS["potts"](), {}) for m in ("gibbs", "block_gibbs", "metropolis")}
+    cases.update({("LayeredGibbs", "block_gibbs"): (pgm.DBM([5, 4, 3], seed=1), {"include_hidden": True}),
+                  ("LayeredGibbs", "gibbs"): (pgm.RBM(5, 3, seed=2), {}),
+                  ("BinaryEnergyGibbs", "gibbs"): (pgm.MLPEnergy(5, hidden=(4,), domain="binary", seed=0), {}),
+                  ("ContinuousMCMC", "hmc"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
+                  ("ContinuousMCMC", "mala"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
+                  ("ContinuousMCMC", "langevin"): (pgm.GaussianEnergy([0.0], [[1.0]]), {"step_size": 0.1}),
+                  ("ContinuousMCMC", "mh"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {})})
+    return cases
+
+
+def test_every_registered_kernel_is_covered():
+    from samplers._kernel import registered
+
+    wanted = {(k.__name__, m) for k in registered() for m in k.methods}
+    assert wanted <= set(_kernel_cases()), sorted(wanted - set(_kernel_cases()))
+
+
+@pytest.mark.parametrize("kernel, method", sorted(_kernel_cases()))
+def test_every_kernel_is_thread_independent_and_resumes_exactly(kernel, method, tmp_path):
+    model, options = _kernel_cases()[(kernel, method)]
+    kw = dict(method=method, chains=3, thin=2, progress=False, **options)
+    runs = []
+    for n in (1, 2):
+        with samplers.threads(n):
+            runs.append(samplers.sample(model, draws=12, warmup=6, seed=11, **kw))
+    np.testing.assert_array_equal(runs[0].states, runs[1].states)
+    np.testing.assert_array_equal(runs[0].final_state.rng_state, runs[1].final_state.rng_state)
+    full = samplers.sample(model, draws=20, warmup=6, seed=11, **kw)
+    first = samplers.sample(model, draws=8, warmup=6, seed=11, **kw)
+    first.final_state.save(tmp_path / "state.npz")
+    rest = samplers.sample(model, draws=12, warmup=0, init=samplers.ChainState.load(tmp_path / "state.npz"), **kw)
+    np.testing.assert_array_equal(np.concatenate([first.states, rest.states], axis=1), full.states)
+    np.testing.assert_array_equal(rest.final_state.rng_state, full.final_state.rng_state)
+    for name in full.sample_stats:
+        np.testing.assert_array_equal(np.concatenate([first.sample_stats[name], rest.sample_stats[name]], axis=1),
+                                      full.sample_stats[name])
+    assert full.info["engine"] and full.info["method"] == method
+
+
+def test_simulated_tempering_resumes_exactly(tmp_path):
+    m = pgm.Ising.grid(4, 4, beta=0.5)
+    ladder = [0.2, 0.5, 1.0]
+    full = samplers.simulated_tempering(m, ladder, chains=3, draws=30, warmup=20, seed=4)
+    first = samplers.simulated_tempering(m, ladder, chains=3, draws=10, warmup=20, seed=4)
+    first.final_state.save(tmp_path / "st.npz")
+    rest = samplers.simulated_tempering(m, ladder, draws=20, warmup=0, init=samplers.ChainState.load(tmp_path / "st.npz"))
+    np.testing.assert_array_equal(np.concatenate([first.states, rest.states], axis=1), full.states)
+    np.testing.assert_array_equal(np.concatenate([first.sample_stats["beta"], rest.sample_stats["beta"]], axis=1),
+                                  full.sample_stats["beta"])
+    assert rest.info["log_weights"] == full.info["log_weights"]
+    with pytest.raises(ModelError, match="simulated-tempering"):
+        samplers.simulated_tempering(m, ladder, draws=2, init=full.final_state.__class__(full.final_state.x,
+                                                                                          full.final_state.rng_state))
+
+
+def test_user_kernels_plug_into_the_driver():
+    """A kernel written outside the package (here: independent exact draws of a tiny model)
+    registers with one decorator and gets seeding, chunking, thinning, observables and ArviZ
+    output from the driver."""
+    from typing import NamedTuple
+
+    class Coin:
+        n = 3
+
+    class State(NamedTuple):
+        x: np.ndarray
+        rng: np.ndarray
+
+    class Info(NamedTuple):
+        states: np.ndarray
+        lp: np.ndarray
+
+    @samplers.register_kernel
+    class ExactCoins(samplers.Kernel):
+        name, family, methods = "exact_coins", "coin models", ("exact_coins",)
+
+        @classmethod
+        def accepts(cls, model):
+            return isinstance(model, Coin)
+
+        def __init__(self, model, method):
+            super().__init__(model, method)
+            self.variables, self.record_width, self.record_dtype = [0, 1, 2], 3, np.int8
+
+        def init(self, chains, start, init):
+            return State(np.zeros((chains, 3), np.int8), np.random.default_rng(start.streams))
+
+        def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
+            draws = state.rng.integers(0, 2, size=(state.x.shape[0], n, 3)).astype(np.int8)
+            state.x[:] = draws[:, -1]
+            return state, (Info(draws if keep else None, np.zeros(draws.shape[:2])) if record else None)
+
+        def to_user(self, state):
+            return samplers.ChainState(state.x, np.ones((state.x.shape[0], 4), np.uint64))
+
+    try:
+        s = samplers.sample(Coin(), chains=2, draws=50, seed=0, progress=False,
+                            observables={"heads": lambda x: x.sum(axis=2)})
+        assert s.states.shape == (2, 50, 3) and s.info["engine"] == "exact_coins"
+        np.testing.assert_array_equal(s.observables["heads"], s.states.sum(axis=2))
+        assert "lp" in s.to_arviz().sample_stats
+    finally:
+        from samplers import _kernel
+
+        _kernel._REGISTRY.remove(ExactCoins)

@@ -4,6 +4,9 @@
 prints an ArviZ summary (energy per site, magnetisation, |magnetisation|).
 ``pgm exact [NETWORK]`` runs exact inference on a bundled example network (default ``alarm``)
 or on a ``.bif``/``.bif.gz``/``.uai`` file and prints ``ln Z`` and a few marginals.
+
+The console script lives in ``estimators`` — the one package allowed to import all three
+(``estimators → samplers → pgm``).
 """
 
 import argparse

@@ -34,7 +34,7 @@ accumulation over an index list, so the loop is written in LLVM IR (four indepen
 accumulators per vector, combined pairwise at the end); LLVM lowers the 8-double vectors to
 what the CPU has (one AVX-512 register, two AVX2 registers, ...).
 
-Random draws (:func:`bernoulli_lists`) use each chain's xoshiro256 stream (:mod:`samplers._rng`),
+Random draws (:func:`bernoulli_lists`) use each chain's xoshiro256 stream (:mod:`samplers.streams`),
 one uniform per unit in unit order, and the comparison ``u · e^{−a} < 1 − u`` of
 :func:`samplers._layered_kernels.bernoulli_block`.
 """
@@ -46,7 +46,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._rng import TWO_POW_M53, xoshiro_step
+from samplers.streams import TWO_POW_M53, xoshiro_step
 
 __all__ = ["TILE", "BLOCK", "tiles", "blocks", "pack_col_tiles", "pack_tail",
            "index_lists", "gather_tiles", "gather_rows", "gather_tiles_to_rows",
