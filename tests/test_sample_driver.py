@@ -147,8 +147,11 @@ def test_bad_input_is_rejected_with_typed_errors():
 def _kernel_cases():
     """One model per registered kernel and method (a kernel registered without a case here
     fails ``test_every_registered_kernel_is_covered``)."""
+    ising = pgm.Ising.grid(5, 5, coupling=0.9, field=0.1, beta=0.45)
     cases = {("DiscreteGibbs", m): (MODELS["potts"](), {}) for m in ("gibbs", "block_gibbs", "metropolis")}
-    cases.update({("LayeredGibbs", "block_gibbs"): (pgm.DBM([5, 4, 3], seed=1), {"include_hidden": True}),
+    cases.update({("SwendsenWang", "swendsen_wang"): (ising, {"evidence": {3: 1}}),
+                  ("Wolff", "wolff"): (ising, {"clusters": 2}),
+                  ("LayeredGibbs", "block_gibbs"): (pgm.DBM([5, 4, 3], seed=1), {"include_hidden": True}),
                   ("LayeredGibbs", "gibbs"): (pgm.RBM(5, 3, seed=2), {}),
                   ("BinaryEnergyGibbs", "gibbs"): (pgm.MLPEnergy(5, hidden=(4,), domain="binary", seed=0), {}),
                   ("ContinuousMCMC", "hmc"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
