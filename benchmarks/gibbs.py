@@ -13,12 +13,18 @@ Prints one JSON object per line:
   128x128 lattice, ``ratio_vs_numpy`` against a vectorised numpy checkerboard
   heat-bath measured in the same process;
 * ``{"model": "ising2d_Lscan_summary", ...}`` -- per-update cost flatness;
+* ``{"case": "api", ...}`` -- ``samplers.sample`` beside the bare kernel (``run_plan``) on the
+  128x128 lattice with 8 chains: the fixed cost of one call (one sweep, from a seed and from a
+  thermalised ``ChainState``, minus one bare sweep) and the ratio of kernel to API time at 1000
+  sweeps with thin 100 (states kept), both from thermalised states;
 * ``{"event": "fresh_process", ...}`` -- import + first call in a fresh
   subprocess with a cold numba cache (a temporary ``NUMBA_CACHE_DIR``) and then
   again with that cache warm;
 * ``{"event": "targets", ...}`` -- the speed targets and whether they were met.
 
-Each thread count ``k`` is measured in its own child process whose affinity is
+Every timed kernel call starts from thermalised states (random spins, then
+``min(1000, 1e8 / (chains n))`` sweeps): an all-ones start at the critical point flips few spins
+and flatters branch prediction.  Each thread count ``k`` is measured in its own child process whose affinity is
 set to CPUs ``0..k-1`` (``os.sched_setaffinity``, the equivalent of
 ``taskset -c 0`` for one thread; not set when ``k`` equals the CPU count)
 before numba starts its thread pool; the
@@ -151,14 +157,20 @@ def bench_numpy_baseline(L, chains, sweeps, beta, repeats):
 _first_call_done = set()
 
 
+def thermalised(plan, beta, chains, seed=12345):
+    """Random spins and streams, then ``min(1000, 1e8 / (chains n))`` (at least 20) sweeps."""
+    spins = np.where(np.random.default_rng(seed).random((chains, plan.n)) < 0.5, 1, -1).astype(np.int8)
+    rng = make_rng_state(seed, chains)
+    run_plan(plan, spins, rng, beta, max(20, min(1000, int(1e8 / (chains * plan.n)))))
+    return spins, rng
+
+
 def bench_case(name, plan, beta, chains, sweeps, nthreads, repeats, random_scan=False,
                extra=None, ratio_to=None):
-    spins = np.ones((chains, plan.n), dtype=np.int8)
-    rng = make_rng_state(12345, chains)
     with samplers.threads(nthreads):
         key = (plan.is_fast, random_scan)
         t0 = time.perf_counter()
-        run_plan(plan, spins, rng, beta, 1, random_scan)  # compile / cache load
+        spins, rng = thermalised(plan, beta, chains)     # (includes compile / cache load)
         first = time.perf_counter() - t0
         first_is_compile = key not in _first_call_done
         _first_call_done.add(key)
@@ -219,6 +231,35 @@ def bench_fresh_process():
             emit({"event": "fresh_process", "cache": label, "process_wall_s": wall, **res})
 
 
+def bench_api(L, beta, chains, k, repeats):
+    """``samplers.sample`` against ``run_plan`` on the same lattice, order and states."""
+    import pgm
+
+    model = pgm.Ising.grid(L, L, beta=beta)
+    plan = ising_plan(L)
+    with samplers.threads(k):
+        kw = dict(method="block_gibbs", chains=chains, progress=False)
+        samplers.sample(model, draws=1, warmup=0, seed=0, **kw)            # compile
+        state = samplers.sample(model, draws=1, warmup=max(20, min(1000, int(1e8 / (chains * L * L)))),
+                                seed=1, keep_states=False, **kw).final_state
+        spins = np.ascontiguousarray(state.x, dtype=np.int8)
+        rng = state.rng_state.copy()
+        reps = max(repeats, 11)
+        kernel_1, _ = time_calls(lambda: run_plan(plan, spins, rng, beta, 1), reps)
+        fresh_1, _ = time_calls(lambda: samplers.sample(model, draws=1, warmup=0, seed=0, **kw), reps)
+        resumed_1, _ = time_calls(lambda: samplers.sample(model, draws=1, warmup=0, init=state, **kw), reps)
+        kernel_1000, _ = time_calls(lambda: run_plan(plan, spins, rng, beta, 1000), repeats)
+        api_1000, _ = time_calls(lambda: samplers.sample(model, draws=10, thin=100, warmup=0, init=state,
+                                                         **kw), repeats)
+    emit({"case": "api", "model": f"ising2d_{L}", "chains": chains, "threads": k, "repeats": reps,
+          "kernel_one_sweep_ms": 1e3 * kernel_1, "api_one_sweep_from_seed_ms": 1e3 * fresh_1,
+          "api_one_sweep_from_state_ms": 1e3 * resumed_1,
+          "fixed_cost_from_seed_ms": 1e3 * (fresh_1 - kernel_1),
+          "fixed_cost_from_state_ms": 1e3 * (resumed_1 - kernel_1),
+          "kernel_1000_sweeps_s": kernel_1000, "api_1000_sweeps_thin_100_s": api_1000,
+          "api_over_kernel_speed": kernel_1000 / api_1000})
+
+
 def run_suite(k, repeats, quick):
     """All kernel cases with ``k`` numba threads, in this (pinned) process."""
     L0 = 16 if quick else 128
@@ -250,6 +291,8 @@ def run_suite(k, repeats, quick):
                repeats, extra={"case": "ising_general"})
     bench_case(f"ising2d_{L0}", plan128, beta_ising, chains, sweeps0, k, repeats,
                random_scan=True, extra={"case": "ising_random_scan"})
+
+    bench_api(L0, beta_ising, chains, k, repeats)
 
     # L-scan: per-update cost flatness (~26M updates per timed call)
     Ls = [8, 16] if quick else [32, 64, 128, 256, 512, 1024]
@@ -335,6 +378,11 @@ def main(argv=None):
         if rate(case, 1) and rate(case, 2):
             check(f"{case} speed-up 2 vs 1 thread", rate(case, 2) / rate(case, 1), 1.8)
     for r in lines:
+        if r.get("case") == "api":
+            check(f"samplers.sample fixed cost per call, ms ({r['threads']} thread)",
+                  r["fixed_cost_from_seed_ms"], 5.0, higher_is_better=False)
+            check(f"samplers.sample / run_plan speed at 1000 sweeps, thin 100 ({r['threads']} thread)",
+                  r["api_over_kernel_speed"], 0.9)
         if r.get("model") == "ising2d_Lscan_summary":
             check(f"Lscan max deviation from median ({r['threads']} thread)",
                   r["max_rel_dev_from_median"], 0.30, higher_is_better=False)

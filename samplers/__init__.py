@@ -1,6 +1,7 @@
 """samplers — turning models into draws.
 
-* :func:`sample` — compiled MCMC (Gibbs, block Gibbs, Metropolis) on discrete models, BLAS block Gibbs on layered models, and HMC, MALA,
+* :func:`sample` — compiled MCMC (Gibbs, block Gibbs, Metropolis, Swendsen–Wang and Wolff
+  cluster moves) on discrete models, BLAS block Gibbs on layered models, and HMC, MALA,
   unadjusted Langevin and random-walk Metropolis on continuous energy models
   (``samplers/continuous.py``), many chains in parallel, per-chain random streams; returns
   :class:`Samples` (``to_arviz()``).  Every sampler is a kernel run by one driver

@@ -5,7 +5,7 @@
 variables, cardinalities, domain, evidence, interaction graph, sweep orders and initial states.
 :func:`spin_form` gives the pairwise binary ones (Ising, Boltzmann machines, binary pairwise
 Markov networks) as ±1 spin models.  Both serve every discrete kernel (this module's
-:class:`DiscreteGibbs` and any other kernel over discrete states).
+:class:`DiscreteGibbs`, the cluster moves of ``samplers/_cluster.py``).
 
 :class:`DiscreteGibbs` (methods ``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``) runs
 

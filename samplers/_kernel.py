@@ -1,6 +1,7 @@
 """The kernel protocol of the sampling driver, and the registry of kernels (SPEC.md §2, MCMC).
 
-Every sampler of this package — discrete Gibbs and Metropolis, layered block Gibbs, HMC and its relatives, Gibbs for binary energies — is a *kernel*: an object bound to one
+Every sampler of this package — discrete Gibbs and Metropolis, cluster moves, layered block
+Gibbs, HMC and its relatives, Gibbs for binary energies — is a *kernel*: an object bound to one
 model and one method that knows how to start chains and how to advance them.  The driver
 (``samplers/_driver.py``) alone owns what is common: seeding, chunking, progress, warm-up,
 thinning, user observables, memory limits and the assembly of :class:`~samplers.results.Samples`.

@@ -104,9 +104,8 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
         :class:`pgm.RBM`, an array of base-rate visible biases (:func:`samplers.base_rate`) selects
         the Salakhutdinov–Murray scheme with hidden units summed out (see
         :mod:`samplers.ais_rbm`).
-    transition : str
-        Method of the kernel applied at each intermediate β (``"gibbs"``, ``"block_gibbs"``,
-        ``"metropolis"``, or any other whose kernel samples tempered targets).
+    transition : {"gibbs", "block_gibbs", "metropolis", "swendsen_wang", "wolff"}
+        Kernel applied at each intermediate β.
     sweeps : int
         Kernel sweeps per intermediate β.
     seed : int or None

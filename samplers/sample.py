@@ -33,8 +33,9 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
     method : str, optional
         Discrete models (default ``"gibbs"``): ``"gibbs"`` (single-site heat bath),
         ``"block_gibbs"`` (colour classes or ``blocks``), ``"metropolis"`` (single site, uniform
-        proposal among the other states).  Layered models: ``"block_gibbs"`` (``"gibbs"`` is an
-        alias).  Binary energies: ``"gibbs"``.
+        proposal among the other states); pairwise binary (Ising-type) models also
+        ``"swendsen_wang"`` and ``"wolff"`` cluster moves (``samplers/_cluster.py``).  Layered
+        models: ``"block_gibbs"`` (``"gibbs"`` is an alias).  Binary energies: ``"gibbs"``.
         Continuous models (default ``"hmc"``): :data:`CONTINUOUS_METHODS`.
     chains : int, default 4 (or the number in ``init`` when it is a ChainState)
     draws : int
@@ -73,6 +74,8 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
           ``model.evidence``), ``scan`` (``"systematic"`` or ``"random"``), ``blocks`` (lists of
           variables for ``"block_gibbs"``; default the colour classes of a ``smallest_last``
           colouring, a checkerboard on even lattices);
+        * Swendsen–Wang, Wolff: ``evidence``; Wolff also ``clusters`` (cluster moves per step;
+          see ``samplers/_cluster.py``);
         * layered models: ``evidence`` (``{visible index: value}``), ``include_hidden``
           (record every layer, not just the visible units);
         * continuous models: ``step_size``, ``n_leapfrog``, ``target_accept``,
@@ -110,8 +113,8 @@ def parallel_tempering(model, betas, method="gibbs", chains=None, draws=1000, wa
         Increasing inverse temperatures in (0, 1], the last equal to 1
         (e.g. :func:`samplers.geometric_betas`).
     method : str
-        Kernel run at every temperature (``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``, or
-        any other method whose kernel samples tempered targets).
+        Kernel run at every temperature (``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``,
+        ``"swendsen_wang"``, ``"wolff"``).
     **kwargs
         Passed to :func:`samplers.sample` (``thin``, ``evidence``, ``init``, ``observables``…).
 

@@ -166,8 +166,8 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     betas : array_like
         Increasing inverse temperatures in (0, 1] ending at 1.
     method : str
-        Kernel run at each β (``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``, or any other
-        method whose kernel samples tempered targets).
+        Kernel run at each β (``"gibbs"``, ``"block_gibbs"``, ``"metropolis"``,
+        ``"swendsen_wang"``, ``"wolff"``).
     chains, draws, warmup, seed
         As in :func:`samplers.sample` (one sweep and one temperature move per draw; warm-up
         default ``draws // 2``, during which the log-weights adapt).
