@@ -22,7 +22,7 @@ import inspect
 import numba
 import numpy as np
 
-from pgm._validation import as_float_array
+from pgm.validation import as_float_array
 from pgm.errors import CardinalityError, EvidenceError
 from pgm.spin import BoltzmannMachine
 

@@ -64,12 +64,11 @@ SPARSE_MAX_DENSITY = 0.6
 
 
 def fast_pcd_step(model, objective, reuse=None):
-    """A :class:`RBMPCDStep` when ``objective`` is plain :class:`estimators.PCD` with block Gibbs
-    on a float64 binary :class:`pgm.RBM` without evidence; else None (generic path).  ``reuse``:
-    a step built before, returned when it fits (its buffers are kept)."""
-    from .objectives import PCD
-
-    if type(objective) is not PCD or objective.method not in (None, "block_gibbs", "gibbs"):
+    """A :class:`RBMPCDStep` when ``objective`` is plain :class:`estimators.PCD` (its ``fusable``
+    says so; not a subclass, whose update may differ) with block Gibbs on a float64 binary
+    :class:`pgm.RBM` without evidence; else None (generic path).  ``reuse``: a step built before,
+    returned when it fits (its buffers are kept)."""
+    if not getattr(objective, "fusable", False) or objective.method not in (None, "block_gibbs", "gibbs"):
         return None
     if getattr(model, "sampler_family", None) != "layered" or getattr(model, "layered_kind", None) != "rbm":
         return None

@@ -50,6 +50,10 @@ import numpy as np
 
 import pgm
 
+from .objectives import PCD
+from .optimizers import SGD
+from .training import fit
+
 __all__ = ["pretrain_greedy"]
 
 
@@ -131,10 +135,6 @@ def pretrain_greedy(model, data, objective=None, optimizer=None, epochs=10, batc
     >>> len(estimators.pretrain_greedy(dbm, x, epochs=2, seed=0))
     2
     """
-    from .objectives import PCD
-    from .optimizers import SGD
-    from .training import fit
-
     kind = getattr(model, "layered_kind", None)
     if kind not in ("dbn", "dbm"):
         raise TypeError(f"pretrain_greedy supports pgm.DBN and pgm.DBM; got {type(model).__name__}")

@@ -40,6 +40,7 @@ from pgm.errors import ModelError, TooLargeError
 
 from ._protocol import (check_data, is_layered, n_features, sampling_view, visible_is_binary,
                         weighted_grad, with_params)
+from ._rbm_pcd import fast_pcd_step
 from ._update import apply_update, check_finite, fresh_results, param_view
 from .noise import BernoulliNoise, GaussianNoise
 from .optimizers import SGD
@@ -342,10 +343,14 @@ class PCD(Objective):
     def fast_step(self, model):
         """The fused update of ``estimators/_rbm_pcd.py`` for ``model`` (a float64 binary RBM
         sampled by block Gibbs; its buffers kept between updates), or None."""
-        from ._rbm_pcd import fast_pcd_step
-
         self._fast = fast_pcd_step(model, self, self._fast)
         return self._fast
+
+    @property
+    def fusable(self):
+        """May updates be fused (``estimators/_rbm_pcd.py``)?  Only for plain PCD: a subclass
+        (:class:`FastPCD`, a user's) changes what an update does."""
+        return type(self) is PCD
 
     def _grad(self, model, x, rng):
         fast = self.fast_step(model)

@@ -23,7 +23,7 @@ from .compiled import compile_factors, spin_csr
 from .errors import CardinalityError, EvidenceError, ModelError, UnknownVariableError
 from .factor import DiscreteFactor
 
-__all__ = ["Ising", "Potts", "BoltzmannMachine"]
+__all__ = ["Ising", "Potts", "BoltzmannMachine", "PairwiseModel"]
 
 
 def _finite_scalar(value, name, positive=False):
@@ -81,8 +81,9 @@ def _site_values(n, field, name, width=None):
     return arr
 
 
-class _PairwiseModel:
-    """Shared machinery: variables 0..n−1, evidence in the model's domain, exact conversion."""
+class PairwiseModel:
+    """Base of the pairwise discrete models (Ising, Potts, BoltzmannMachine): variables 0..n−1,
+    evidence in the model's domain, exact conversion to a Markov network."""
 
     domain = None  # tuple of allowed values, in state-index order
 
@@ -176,7 +177,10 @@ class _PairwiseModel:
         return out
 
 
-class Ising(_PairwiseModel):
+_PairwiseModel = PairwiseModel  # the former private name
+
+
+class Ising(PairwiseModel):
     """Ising model on a graph: spins ±1, ``p(s) ∝ exp(β Σ J_ij s_i s_j + β Σ h_i s_i)``.
 
     Parameters
@@ -276,7 +280,7 @@ class Ising(_PairwiseModel):
                              evidence=self._evidence)
 
 
-class Potts(_PairwiseModel):
+class Potts(PairwiseModel):
     """q-state Potts model: ``E(x) = −Σ J_ij δ(x_i, x_j) − Σ_i h_i[x_i]``, ``p ∝ exp(−β E)``.
 
     Parameters
@@ -334,7 +338,7 @@ class Potts(_PairwiseModel):
                              evidence=self._evidence)
 
 
-class BoltzmannMachine(_PairwiseModel):
+class BoltzmannMachine(PairwiseModel):
     """Boltzmann machine over ``{0,1}`` units: ``E(x) = −xᵀWx − bᵀx``.
 
     Parameters

@@ -31,7 +31,8 @@ from pgm.bayesian import BayesianNetwork
 from pgm.compiled import compile_factors, pairwise_binary_to_spin
 from pgm.discrete import DiscreteModel
 from pgm.errors import EvidenceError, ModelError, UnknownVariableError
-from pgm.spin import BoltzmannMachine, Ising, _PairwiseModel
+from pgm.spin import BoltzmannMachine, Ising, PairwiseModel
+from pgm.validation import check_evidence
 
 from ._factor_kernels import factor_chunk, factor_log_unnormalized
 from ._kernel import Kernel, check_streams, register
@@ -47,7 +48,7 @@ SCANS = ("systematic", "random")
 
 def is_discrete(model):
     """A model of the discrete families (pairwise, factor models, discrete Bayesian networks)?"""
-    return isinstance(model, (_PairwiseModel, DiscreteModel, BayesianNetwork))
+    return isinstance(model, (PairwiseModel, DiscreteModel, BayesianNetwork))
 
 
 class DiscreteTarget:
@@ -57,7 +58,7 @@ class DiscreteTarget:
     state holds (``None``: state indices ``0..k−1``)."""
 
     def __init__(self, model, evidence):
-        if isinstance(model, _PairwiseModel):
+        if isinstance(model, PairwiseModel):
             self.variables = model.variables
             self.cards = model.cardinality_array
             self.domain = tuple(model.domain)
@@ -66,8 +67,6 @@ class DiscreteTarget:
         elif isinstance(model, (DiscreteModel, BayesianNetwork)):
             if isinstance(model, BayesianNetwork):
                 model._require_discrete("Gibbs sampling")
-            from pgm._validation import check_evidence
-
             self.variables = list(model.variables)
             self.cards = model.cardinality_array
             self.domain = None

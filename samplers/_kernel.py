@@ -55,14 +55,8 @@ Kernels that can sample a tempered target ``p̃^β`` (``supports_beta = True``) 
 ``log_unnormalized(state)``: replica exchange, simulated tempering and AIS need nothing else.
 
 A new sampler is one module with a :class:`Kernel` subclass decorated with :func:`register`
-and one import line in ``samplers/_registry.py``.
-
-Examples
---------
->>> import pgm
->>> from samplers._kernel import find_kernel
->>> type(find_kernel(pgm.Ising.grid(4, 4), None)).__name__
-'DiscreteGibbs'
+and one import line in ``samplers/_registry.py`` (which also looks kernels up:
+``find_kernel``).
 """
 
 import numbers
@@ -74,8 +68,8 @@ from pgm.errors import ModelError
 
 from .results import ChainState
 
-__all__ = ["Kernel", "register", "registered", "find_kernel", "Seeds", "Phase", "spawn_seeds",
-           "count", "check_streams"]
+__all__ = ["Kernel", "register", "registered", "Seeds", "Phase", "spawn_seeds", "count",
+           "check_streams"]
 
 
 class Seeds(NamedTuple):
@@ -185,40 +179,3 @@ def register(cls):
 def registered():
     """The registered kernel classes, in lookup order."""
     return tuple(_REGISTRY)
-
-
-def find_kernel(model, method, **options):
-    """The kernel for ``model`` and ``method`` (``None``: the default method of the first kernel
-    that accepts the model), constructed with ``options``."""
-    from . import _registry  # noqa: F401  (registers the built-in kernels)
-
-    if method is not None and not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {method!r}")
-    if method is None:
-        cls = next((k for k in _REGISTRY if k.accepts(model)), None)
-    else:
-        cls = next((k for k in _REGISTRY if method in k.methods and k.accepts(model)), None)
-    if cls is None:
-        accepting = [k for k in _REGISTRY if k.accepts(model)]
-        if not accepting:
-            raise TypeError(
-                f"samplers.sample cannot sample a {type(model).__name__}: expected a discrete model "
-                "(Ising, Potts, BoltzmannMachine, MarkovNetwork, FactorGraph, BayesianNetwork), a "
-                "layered model (RBM, DBM, DBN, ...), a binary energy or a continuous energy model "
-                "(dim, energy, grad_x)")
-        known = tuple(dict.fromkeys(m for k in accepting for m in k.methods))
-        other = next((k for k in _REGISTRY if method in k.methods), None)
-        hint = f" ({method!r} samples {other.family})" if other is not None else ""
-        raise ValueError(f"unknown method {method!r} for the {accepting[0].family[:-1]} "
-                         f"{type(model).__name__}{hint}; expected one of {known}")
-    method = cls.methods[0] if method is None else method
-    unknown = sorted(set(options) - set(cls.options))
-    if unknown:
-        raise ValueError(f"{', '.join(f'{k}={options[k]!r}' for k in unknown)}: no such option of "
-                         f"method {method!r} on {type(model).__name__} (its options: {', '.join(cls.options)})")
-    return cls(model, method, **options)
-
-
-def chain_state(start):
-    """Is ``start`` a ChainState (continue) rather than :class:`Seeds` (fresh chains)?"""
-    return isinstance(start, ChainState)

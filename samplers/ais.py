@@ -19,72 +19,13 @@ import numbers
 
 import numpy as np
 
-from ._kernel import count, find_kernel, spawn_seeds
+from ._annealing import AISResult, check_schedule, linear_betas, sigmoid_betas
+from ._kernel import count, spawn_seeds
+from ._registry import find_kernel
+from .ais_rbm import ais_dbm, ais_rbm
 from .threads import threads_for
 
 __all__ = ["ais", "AISResult", "linear_betas", "sigmoid_betas"]
-
-
-class AISResult:
-    """Outcome of :func:`ais`.
-
-    Attributes
-    ----------
-    log_z : float
-        ``log Z_0 + log mean(w)``.
-    log_z_std : float
-        Delta-method standard error of ``log_z``: ``std(w) / (mean(w) √runs)``.
-    log_weights : ndarray (runs,)
-    log_z_base : float
-    ess : float
-        Effective sample size of the weights, ``(Σw)² / Σw²``.
-    betas : ndarray
-    """
-
-    def __init__(self, log_weights, log_z_base, betas):
-        lw = np.asarray(log_weights, dtype=np.float64)
-        self.log_weights = lw
-        self.log_z_base = float(log_z_base)
-        self.betas = betas
-        m = lw.max()
-        w = np.exp(lw - m)
-        mean = w.mean()
-        self.log_z = float(self.log_z_base + m + math.log(mean))
-        self.log_z_std = float(w.std(ddof=1) / mean / math.sqrt(lw.size)) if lw.size > 1 else math.inf
-        self.ess = float(w.sum() ** 2 / np.sum(w * w))
-
-    @property
-    def runs(self):
-        return self.log_weights.size
-
-    def __repr__(self):
-        return (f"AISResult(log_z={self.log_z:.6f}, log_z_std={self.log_z_std:.3g}, runs={self.runs}, "
-                f"ess={self.ess:.1f}, n_betas={len(self.betas)})")
-
-
-def linear_betas(n):
-    """``n`` equally spaced inverse temperatures from 0 to 1."""
-    return np.linspace(0.0, 1.0, count(n, "n", 2))
-
-
-def sigmoid_betas(n, scale=4.0):
-    """``n`` inverse temperatures from 0 to 1, dense at both ends (a rescaled logistic)."""
-    t = np.linspace(-scale, scale, count(n, "n", 2))
-    s = 1.0 / (1.0 + np.exp(-t))
-    return (s - s[0]) / (s[-1] - s[0])
-
-
-def check_schedule(betas):
-    b = np.asarray(betas, dtype=np.float64).reshape(-1)
-    if b.size < 2:
-        raise ValueError(f"an AIS schedule needs at least 2 inverse temperatures, got {b.size}")
-    if not np.all(np.isfinite(b)):
-        raise ValueError("AIS inverse temperatures must be finite")
-    if b[0] != 0.0 or b[-1] != 1.0:
-        raise ValueError(f"an AIS schedule must go from 0 to 1, got {b[0]!r} … {b[-1]!r}")
-    if np.any(np.diff(b) <= 0):
-        raise ValueError("AIS inverse temperatures must be strictly increasing")
-    return b
 
 
 def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=1, seed=None,
@@ -130,15 +71,11 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
         betas = sigmoid_betas(betas)
     b = check_schedule(betas)
     if getattr(model, "layered_kind", None) == "rbm":
-        from .ais_rbm import ais_rbm
-
         if evidence:
             raise ValueError("AIS on an RBM does not take evidence")
         return ais_rbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,
                        seed=seed)
     if getattr(model, "layered_kind", None) == "dbm":
-        from .ais_rbm import ais_dbm
-
         if evidence:
             raise ValueError("AIS on a DBM does not take evidence")
         return ais_dbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,

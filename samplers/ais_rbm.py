@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ._annealing import AISResult, check_schedule
 from ._rng import draw_doubles, make_rng_state
 
 __all__ = ["base_rate", "ais_rbm", "ais_dbm", "salakhutdinov_murray_betas"]
@@ -70,8 +71,6 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
     -------
     samplers.ais.AISResult
     """
-    from .ais import AISResult, check_schedule
-
     b_sched = check_schedule(betas)
     dt = rbm.dtype
     W, b, c = rbm.W, rbm.b, rbm.c
@@ -137,8 +136,6 @@ def ais_dbm(dbm, betas, runs=100, base=None, seed=None):
     even ones, then even given odd (two-block Gibbs of the tempered DBM).
     ``log Z_0 = Σ_i ζ(b_A,i) + (n_total − n_v) log 2``.
     """
-    from .ais import AISResult, check_schedule
-
     b_sched = check_schedule(betas)
     Ws = [np.asarray(W, dtype=np.float64) for W in dbm.weights]
     bs = [np.asarray(b, dtype=np.float64) for b in dbm.biases]

@@ -80,8 +80,11 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from pgm._validation import as_float_array
+from pgm.validation import as_float_array
+from pgm.bayesian import BayesianNetwork
+from pgm.discrete import DiscreteModel
 from pgm.errors import ModelError
+from pgm.spin import PairwiseModel
 
 from ._continuous_kernels import draw_normal_uniform
 from ._continuous_moves import Evaluator, hmc, initial_step_size, langevin, mh
@@ -103,9 +106,8 @@ def is_continuous(model):
     family = getattr(model, "sampler_family", None)
     if family is not None:
         return family == "continuous"
-    from ._discrete import is_discrete
-
-    return not is_discrete(model) and all(hasattr(model, a) for a in ("dim", "energy", "grad_x"))
+    return not isinstance(model, (PairwiseModel, DiscreteModel, BayesianNetwork)) and \
+        all(hasattr(model, a) for a in ("dim", "energy", "grad_x"))
 
 
 class DualAveraging:

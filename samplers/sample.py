@@ -11,7 +11,7 @@ thread count, and continuing from ``Samples.final_state`` reproduces a longer ru
 """
 
 from ._driver import run
-from ._kernel import find_kernel
+from ._registry import find_kernel
 from .tempering import Tempered
 
 __all__ = ["sample", "parallel_tempering", "METHODS", "CONTINUOUS_METHODS"]

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._driver import run
-from ._kernel import Kernel, check_streams, find_kernel
+from ._kernel import Kernel, check_streams
+from ._registry import find_kernel
 from ._rng import draw_doubles, make_rng_state
 from .results import ChainState
 from .tempering import check_ladder
