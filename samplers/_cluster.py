@@ -40,14 +40,14 @@ from numba import prange, uint64
 
 from pgm.errors import ModelError
 
-from ._discrete import DiscreteInfo, DiscreteKernel, spin_form
+from ._discrete import DiscreteKernel, SpinStates, spin_form
 from ._kernel import count, register
 from ._rng import TWO_POW_M53, uniform_index, xoshiro_step
 
 __all__ = ["SwendsenWang", "Wolff", "ClusterGraph"]
 
 
-class ClusterGraph:
+class ClusterGraph(SpinStates):
     """Bond lists of a spin model for the cluster kernels (the "engine" of :class:`SwendsenWang`
     and :class:`Wolff`; states: int8 spins).
 
@@ -56,14 +56,9 @@ class ClusterGraph:
     symmetric CSR neighbour lists with the same classes and the per-site ghost bond.
     """
 
-    dtype = np.int8
-
     def __init__(self, model, clamped, wolff):
-        arrays, self.offset = model.spin_arrays()
-        self.beta = float(model.beta)
-        self.binary01 = tuple(model.domain) == (0, 1)
-        self.builtin = getattr(model, "observables", None) or (
-            ("energy", "mean_activation") if self.binary01 else ("energy", "magnetization"))
+        super().__init__(model)
+        arrays = self.arrays
         self.wolff = bool(wolff)
         n = self.n = int(arrays.indptr.size - 1)
         indptr = np.asarray(arrays.indptr, dtype=np.int64)
@@ -103,15 +98,6 @@ class ClusterGraph:
         self.cluster_moves = 0
         self.cluster_sites = 0
 
-    # the conversions and energies of SpinEngine, for the same states
-    def from_index(self, idx):
-        s = np.multiply(idx, 2, dtype=np.int8)
-        s -= 1
-        return s
-
-    def to_user(self, s):
-        return ((s + 1) // 2).astype(np.int8) if self.binary01 else s
-
     def log_unnormalized(self, x):
         return -self.beta * (_energies(x, self.eu, self.ev, self.coupling) + self.offset)
 
@@ -134,15 +120,7 @@ class ClusterGraph:
         else:
             _sw_chunk(x, rng, betas, self.jabs, self.eu32, self.ev32, self.cls32, self.sign, self.n_pairs,
                       self.coupling, self.frozen32, n, thin, record, keep, states, energy, mag)
-        if not record:
-            return None
-        energy += self.offset
-        names = self.builtin
-        return DiscreteInfo(
-            states=self.to_user(states) if keep else None, lp=-self.beta * energy,
-            energy=energy if "energy" in names else None,
-            magnetization=mag if "magnetization" in names else None,
-            mean_activation=(mag + 1.0) / 2.0 if "mean_activation" in names else None)
+        return self.draws(states, energy, mag, keep) if record else None
 
 
 # ---------------------------------------------------------------------------- compiled kernels

@@ -40,8 +40,8 @@ from ._rng import make_rng_state
 from ._spin_kernels import make_plan, plan_energy, run_plan, sample_plan
 from .results import ChainState
 
-__all__ = ["DiscreteTarget", "DiscreteState", "DiscreteInfo", "DiscreteGibbs", "spin_form",
-           "is_discrete", "SCANS"]
+__all__ = ["DiscreteTarget", "DiscreteState", "DiscreteInfo", "DiscreteKernel", "DiscreteGibbs",
+           "SpinStates", "spin_form", "is_discrete", "SCANS"]
 
 SCANS = ("systematic", "random")
 
@@ -215,23 +215,19 @@ def spin_form(model):
 
 
 # ---------------------------------------------------------------------------- engines
-class SpinEngine:
-    """Heat-bath Gibbs on pairwise ±1 spin models (states: int8 spins)."""
+class SpinStates:
+    """States of a spin form as int8 spins ±1: conversions from state indices and to the model's
+    domain, and the Info of recorded draws (``spin_form(model)`` gives ``spin_arrays``, ``beta``,
+    ``domain`` and optionally ``observables``)."""
 
     dtype = np.int8
 
-    def __init__(self, model, order, random_scan):
-        arrays, self.offset = model.spin_arrays()
-        self.plan = make_plan(arrays.indptr, arrays.indices, arrays.weights, arrays.field,
-                              np.asarray(order, dtype=np.int64), check_symmetric=False)
+    def __init__(self, model):
+        self.arrays, self.offset = model.spin_arrays()
         self.beta = float(model.beta)
-        self.random_scan = bool(random_scan)
         self.binary01 = tuple(model.domain) == (0, 1)
         self.builtin = getattr(model, "observables", None) or (
             ("energy", "mean_activation") if self.binary01 else ("energy", "magnetization"))
-
-    def log_unnormalized(self, x):
-        return -self.beta * (plan_energy(self.plan, x) + self.offset)
 
     def from_index(self, idx):
         """Spins from state indices (index 0 ↔ −1 for both the ±1 and the 0/1 domain)."""
@@ -242,13 +238,8 @@ class SpinEngine:
     def to_user(self, s):
         return ((s + 1) // 2).astype(np.int8) if self.binary01 else s
 
-    def run(self, x, rng, n, beta, thin=1, record=False, keep=False):
-        beta = self.beta * beta
-        if not record:
-            run_plan(self.plan, x, rng, beta, n, self.random_scan)
-            return None
-        states, e_spin, mag = sample_plan(self.plan, x, rng, beta, n, thin, self.random_scan,
-                                          record_states=keep)
+    def draws(self, states, e_spin, mag, keep):
+        """DiscreteInfo from recorded spins, spin energies and mean spins."""
         energy = e_spin + self.offset
         names = self.builtin
         return DiscreteInfo(
@@ -256,6 +247,29 @@ class SpinEngine:
             energy=energy if "energy" in names else None,
             magnetization=mag if "magnetization" in names else None,
             mean_activation=(mag + 1.0) / 2.0 if "mean_activation" in names else None)
+
+
+class SpinEngine(SpinStates):
+    """Heat-bath Gibbs on pairwise ±1 spin models (states: int8 spins)."""
+
+    def __init__(self, model, order, random_scan):
+        super().__init__(model)
+        a = self.arrays
+        self.plan = make_plan(a.indptr, a.indices, a.weights, a.field, np.asarray(order, dtype=np.int64),
+                              check_symmetric=False)
+        self.random_scan = bool(random_scan)
+
+    def log_unnormalized(self, x):
+        return -self.beta * (plan_energy(self.plan, x) + self.offset)
+
+    def run(self, x, rng, n, beta, thin=1, record=False, keep=False):
+        beta = self.beta * beta
+        if not record:
+            run_plan(self.plan, x, rng, beta, n, self.random_scan)
+            return None
+        states, e_spin, mag = sample_plan(self.plan, x, rng, beta, n, thin, self.random_scan,
+                                          record_states=keep)
+        return self.draws(states, e_spin, mag, keep)
 
 
 class FactorEngine:

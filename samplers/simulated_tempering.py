@@ -20,11 +20,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ._driver import run
-from ._kernel import Kernel, check_streams
+from pgm.errors import ModelError
+
+from ._kernel import check_streams
 from ._registry import find_kernel
 from ._rng import draw_doubles, make_rng_state
 from .results import ChainState
-from .tempering import check_ladder
+from .tempering import LadderKernel
 from .threads import threads_for
 
 __all__ = ["simulated_tempering", "SimulatedTempered"]
@@ -48,24 +50,17 @@ class SimulatedTemperedInfo(NamedTuple):
     beta: np.ndarray
 
 
-class SimulatedTempered(Kernel):
+class SimulatedTempered(LadderKernel):
     """Simulated tempering over ``base`` (a kernel with ``supports_beta``) on ladder ``betas``,
     with Wang–Landau weight adaptation of initial step ``gamma`` during warm-up."""
 
+    what, stat = "simulated tempering", "beta"
+
     def __init__(self, base, betas, gamma=1.0):
-        if not base.supports_beta:
-            raise ValueError(f"simulated tempering is not implemented for {type(base.model).__name__} "
-                             f"(method {base.method!r})")
-        super().__init__(base.model, base.method)
-        self.base = base
-        self.ladder = check_ladder(betas)
+        super().__init__(base, betas)
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (np.isfinite(gamma) and gamma > 0):
             raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
         self.gamma = float(gamma)
-        self.name = f"simulated_tempering_{base.name}"
-        self.sample_stats = tuple(base.sample_stats) + ("beta",)
-        self.variables = base.variables
-        self.record_width, self.record_dtype = base.record_width, base.record_dtype
 
     def init(self, chains, start, init):
         R = self.ladder.size
@@ -73,16 +68,12 @@ class SimulatedTempered(Kernel):
             extra = start.extra
             missing = {"ladder_index", "log_weights", "visits", "move_rng_state"} - set(extra)
             if missing:
-                from pgm.errors import ModelError
-
                 raise ModelError(f"not a simulated-tempering ChainState: it lacks {sorted(missing)}")
             index = np.array(extra["ladder_index"], dtype=np.int64)
             g = np.array(extra["log_weights"], dtype=np.float64)
             visits = np.array(extra["visits"], dtype=np.float64)
             if index.shape != (chains,) or g.shape != (R,) or visits.shape != (R,) \
                     or index.min() < 0 or index.max() >= R:
-                from pgm.errors import ModelError
-
                 raise ModelError(f"the simulated-tempering ChainState does not match {chains} chains "
                                  f"and a ladder of {R} temperatures")
             move_rng = check_streams(extra["move_rng_state"], chains, "ChainState move_rng_state")
@@ -136,9 +127,7 @@ class SimulatedTempered(Kernel):
                     info, beta = self._step(state, keep)
                 infos.append(info)
                 betas.append(beta)
-        merged = type(infos[0])(*(None if v is None else np.concatenate([i[f] for i in infos], axis=1)
-                                  for f, v in enumerate(infos[0])))
-        return state, SimulatedTemperedInfo(merged, np.stack(betas, axis=1))
+        return state, SimulatedTemperedInfo(self.concat(infos), np.stack(betas, axis=1))
 
     def to_user(self, state):
         inner = self.base.to_user(state.base)

@@ -22,13 +22,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pgm.errors import ModelError
+
 from ._kernel import Kernel, check_streams, count
 from ._rng import draw_doubles, make_rng_state
 from .results import ChainState
 from .threads import threads_for
 
 __all__ = ["geometric_betas", "check_ladder", "TemperedRun", "Tempered", "TemperedState",
-           "TemperedInfo", "respace_ladder", "swap_log_ratio"]
+           "TemperedInfo", "LadderKernel", "respace_ladder", "swap_log_ratio"]
 
 
 def geometric_betas(beta_min, n):
@@ -157,6 +159,32 @@ def respace_ladder(betas, acceptance, floor=1e-3):
     return new
 
 
+class LadderKernel(Kernel):
+    """Base of the kernels that run a kernel with tempered targets (``supports_beta``) along a
+    ladder of inverse temperatures: validation, and the wrapped kernel's names and storage."""
+
+    #: what the subclass does, in words (error messages), and the sample statistic it adds
+    what, stat = None, None
+
+    def __init__(self, base, betas):
+        if not base.supports_beta:
+            raise ValueError(f"{self.what} is not implemented for {type(base.model).__name__} "
+                             f"(method {base.method!r})")
+        super().__init__(base.model, base.method)
+        self.base = base
+        self.ladder = check_ladder(betas)
+        self.name = f"{self.what.replace(' ', '_')}_{base.name}"
+        self.sample_stats = tuple(base.sample_stats) + (self.stat,)
+        self.variables = base.variables
+        self.record_width, self.record_dtype = base.record_width, base.record_dtype
+
+    @staticmethod
+    def concat(infos):
+        """One Info from per-draw Infos (each field joined along the draw axis)."""
+        return type(infos[0])(*(None if v is None else np.concatenate([i[f] for i in infos], axis=1)
+                                for f, v in enumerate(infos[0])))
+
+
 class TemperedState(NamedTuple):
     """Replica exchange: the wrapped kernel's state over ``chains × R`` rows (row ``g·R + k`` at
     ``β_k``) and the replica bookkeeping with the swap streams."""
@@ -173,7 +201,7 @@ class TemperedInfo(NamedTuple):
     swap_rate: np.ndarray
 
 
-class Tempered(Kernel):
+class Tempered(LadderKernel):
     """Parallel tempering over ``base`` (a kernel with ``supports_beta``).
 
     Parameters
@@ -189,30 +217,21 @@ class Tempered(Kernel):
         draws use the final, fixed ladder.
     """
 
+    what, stat = "parallel tempering", "swap_rate"
+
     def __init__(self, base, betas, swap_interval=1, adapt=False):
-        if not base.supports_beta:
-            raise ValueError(f"parallel tempering is not implemented for {type(base.model).__name__} "
-                             f"(method {base.method!r}); pass tempering=None")
-        super().__init__(base.model, base.method)
-        self.base = base
-        self.ladder = check_ladder(betas)
+        super().__init__(base, betas)
         self.swap_interval = count(swap_interval, "swap_interval", 1)
         if not isinstance(adapt, bool):
             raise TypeError(f"adapt_ladder must be True or False, got {adapt!r}")
         self.adapt = adapt
-        self.name = f"tempered_{base.name}"
         self.sweeps_per_step = self.swap_interval
-        self.sample_stats = tuple(base.sample_stats) + ("swap_rate",)
-        self.variables = base.variables
-        self.record_width, self.record_dtype = base.record_width, base.record_dtype
 
     def init(self, chains, start, init):
         R = self.ladder.size
         rows = chains * R
         if isinstance(start, ChainState):
             if start.swap_rng_state is None:
-                from pgm.errors import ModelError
-
                 raise ModelError("a tempered run continues only from a tempered ChainState (and vice versa)")
             swap_rng = check_streams(start.swap_rng_state, chains, "ChainState swap_rng_state")
             base = self.base.init(rows, ChainState(start.x, start.rng_state), None)
@@ -259,9 +278,7 @@ class Tempered(Kernel):
                 rows = perm[cold]                 # where the β = 1 states came from
                 infos.append(type(info)(*(None if v is None else v[rows] for v in info)))
                 rates.append(rate)
-        merged = type(infos[0])(*(None if v is None else np.concatenate([i[f] for i in infos], axis=1)
-                                  for f, v in enumerate(infos[0])))
-        return state, TemperedInfo(merged, np.stack(rates, axis=1))
+        return state, TemperedInfo(self.concat(infos), np.stack(rates, axis=1))
 
     def end_warmup(self, state):
         state.run.attempts[:] = 0
