@@ -151,3 +151,18 @@ def test_bad_input_is_refused_with_typed_errors():
         samplers.sample(pgm.Ising.grid(3, 3), method="wolff", clusters=0, draws=2, progress=False)
     with pytest.raises(ValueError, match="swendsen_wang"):
         samplers.sample(pgm.RBM(3, 2), method="swendsen_wang", draws=2, progress=False)
+
+
+def test_cluster_benchmark_smoke(tmp_path):
+    """benchmarks/cluster.py runs on tiny lattices and prints its JSON summary (no timing asserts)."""
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "cluster.py"
+    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, check=True,
+                         timeout=600).stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["event"] == "summary" and "z_swendsen_wang" in summary
+    assert summary["ess_per_cpu_s_ratio_swendsen_wang_vs_heat_bath_L16"] > 0

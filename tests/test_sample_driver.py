@@ -256,3 +256,18 @@ def test_user_kernels_plug_into_the_driver():
         from samplers import _kernel
 
         _kernel._REGISTRY.remove(ExactCoins)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_chain_states_with_bad_streams_are_refused_before_any_kernel_runs(name):
+    """A ChainState whose streams have the wrong shape (which once let the factor kernel read
+    and write out of bounds) or an all-zero xoshiro state (a frozen stream) is a typed error."""
+    model = MODELS[name]()
+    fs = samplers.sample(model, chains=3, draws=2, seed=0, progress=False).final_state
+    for rng in (np.zeros((0, 4), np.uint64), np.ones((3, 3), np.uint64), np.ones((2, 4), np.uint64)):
+        with pytest.raises(ModelError, match="rng_state"):
+            samplers.sample(model, init=samplers.ChainState(fs.x, rng), draws=5, warmup=0, progress=False)
+    frozen = fs.rng_state.copy()
+    frozen[1] = 0
+    with pytest.raises(ModelError, match="all zero"):
+        samplers.sample(model, init=samplers.ChainState(fs.x, frozen), draws=5, warmup=0, progress=False)
