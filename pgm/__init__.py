@@ -38,7 +38,8 @@ __version__ = "0.1.0"
 
 
 def example_path(name):
-    """Path of a bundled example network (``"alarm"``, ``"asia"``, ``"child"``, ``"insurance"``)."""
+    """Path of a bundled example network (``"alarm"``, ``"asia"``, ``"cancer"``, ``"child"``,
+    ``"earthquake"``, ``"insurance"``, ``"munin1"``)."""
     path = _os.path.join(_os.path.dirname(__file__), "data", f"{name}.bif.gz")
     if not _os.path.exists(path):
         raise FileNotFoundError(f"no bundled example named {name!r}")

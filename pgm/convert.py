@@ -22,7 +22,7 @@ def markov_to_bayesian(model, order=None, memory_limit=None):
     from .bayesian import BayesianNetwork
     from .elimination import best_order
 
-    problem = exact._Problem(model, evidence={})
+    problem = exact.ReducedModel(model, evidence={})
     g = problem.graph()
     if order is None:
         elim = best_order(g, problem.cards)

@@ -15,7 +15,7 @@ __all__ = [
     "SamplingError",
     "ParseError",
     "TooLargeError",
-    "SamplingError",
+    "ConvergenceWarning",
 ]
 
 
@@ -98,3 +98,8 @@ class SamplingError(ModelError):
         self.where = where
         self.chain = chain
         super().__init__(message)
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iterative method (loopy belief propagation, mean field, EM, ...) stopped at its
+    iteration limit before meeting its tolerance; the result it returns says so too."""

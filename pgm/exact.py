@@ -56,7 +56,7 @@ def _align(arr, scope, target, cards):
     return t.reshape(shape)
 
 
-class _Problem:
+class ReducedModel:
     """A model with evidence applied: free variables, their cardinalities, reduced log factors."""
 
     def __init__(self, model, evidence):
@@ -251,7 +251,7 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
         return enumerate(model, evidence, memory_limit=memory_limit).log_z
     if method != "ve":
         raise ValueError(f"unknown method {method!r}; expected 've' or 'enumerate'")
-    p = _Problem(model, evidence)
+    p = ReducedModel(model, evidence)
     order = _resolve_order(p, order)
     tree = _CliqueTree(p, order, (), memory_limit, store=False)
     roots = tree.upward()
@@ -276,7 +276,7 @@ def log_likelihood(model, x, memory_limit=None):
         return model.exact_log_likelihood(x, memory_limit=memory_limit)
     from ._validation import check_states
 
-    p = _Problem(model, {})
+    p = ReducedModel(model, {})
     states, one = check_states(x, [p.all_cards[v] for v in p.all_variables], p.all_variables)
     col = {v: i for i, v in builtins.enumerate(p.all_variables)}
     logp = np.full(states.shape[0], p.const)
@@ -302,7 +302,7 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     >>> marginals(m)["a"].round(12).tolist()
     [0.25, 0.75]
     """
-    p = _Problem(model, evidence)
+    p = ReducedModel(model, evidence)
     order = _resolve_order(p, order)
     tree = _CliqueTree(p, order, (), memory_limit, store=True)
     roots = tree.upward(store=True)
@@ -341,7 +341,7 @@ def query(model, variables, evidence=None, order=None, memory_limit=None):
     [[0.1, 0.3], [0.2, 0.4]]
     """
     variables = _list_of(variables)
-    p = _Problem(model, evidence)
+    p = ReducedModel(model, evidence)
     check_variables(variables, {v: i for i, v in builtins.enumerate(p.all_variables)})
     free_q = [v for v in variables if v not in p.evidence]
     size = math.prod(p.cards[v] for v in free_q)
@@ -401,7 +401,7 @@ def enumerate(model, evidence=None, memory_limit=None, max_states=2**24):
     >>> enumerate(m).prob.round(12).tolist()
     [0.25, 0.75]
     """
-    p = _Problem(model, evidence)
+    p = ReducedModel(model, evidence)
     n_states = math.prod(p.cards[v] for v in p.variables)
     limit = MEMORY_LIMIT if memory_limit is None else memory_limit
     if n_states > max_states or 8 * n_states * (len(p.all_variables) + 2) > limit:

@@ -24,9 +24,10 @@ import numbers
 import numpy as np
 
 from ._layered import entropy_bernoulli, sigmoid
+from .belief_propagation import BPResult, belief_propagation
 from .errors import CardinalityError, EvidenceError, ModelError
 
-__all__ = ["mean_field", "MeanFieldResult"]
+__all__ = ["mean_field", "MeanFieldResult", "belief_propagation", "BPResult"]
 
 UPDATES = ("sequential", "parallel")
 
