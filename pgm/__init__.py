@@ -17,7 +17,7 @@ from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
 from .elimination import elimination_order, induced_width
 from .factor import DiscreteFactor
 from .spin import BoltzmannMachine, Ising, Potts
-from .io import load, read_bif, read_evidence, read_marginals, read_uai, write_bif, write_uai
+from .io import load, read_bif, read_evidence, read_map, read_marginals, read_uai, write_bif, write_map, write_uai
 from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy

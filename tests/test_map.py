@@ -1,0 +1,72 @@
+"""MAP / MPE: exact max-product variable elimination against enumeration, the UAI-2014 MAP
+problems it can solve within its memory guard against their reference scores, and the .MAP
+reader/writer."""
+
+import pathlib
+
+import numpy as np
+import pytest
+
+import pgm
+from pgm.errors import EvidenceError, TooLargeError
+
+from .conftest import ROOT, random_bayesian_network, random_markov_network
+
+MAP_DIR = ROOT.parent / "shared" / "uai2014map"
+#: reference log-scores of the competition's .MAP assignments (shared/uai2014map/README.md)
+REFERENCE = {"Segmentation_12": -52.525366817, "ProteinFolding_11": 4513.137982843}
+
+
+def _best_by_enumeration(model, evidence=None):
+    e = pgm.exact.enumerate(model, evidence)
+    k = int(np.argmax(e.prob))
+    return e.states[k], e.log_z + np.log(e.prob[k])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_map_equals_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    model = random_markov_network(rng, n_vars=7, n_factors=7, zeros=seed % 2 == 1) if seed < 5 else \
+        random_bayesian_network(rng, n_vars=7)
+    evidence = {} if seed % 3 else {model.variables[0]: 1}
+    try:
+        best, score = _best_by_enumeration(model, evidence)
+    except (ValueError, ZeroDivisionError):
+        pytest.skip("evidence of probability zero in this random model")
+    r = pgm.exact.map_assignment(model, evidence=evidence)
+    assert abs(r.log_score - score) < 1e-9
+    x = np.array([[r.assignment[v] for v in model.variables]])
+    assert abs(float(model.log_unnormalized(x)[0]) - r.log_score) < 1e-9   # the score is the assignment's
+    for v, s in evidence.items():
+        assert r.assignment[v] == s
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_exact_map_on_uai2014_problems_within_the_memory_guard(name, tmp_path):
+    path = MAP_DIR / f"{name}.uai"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    model = pgm.read_uai(str(path), evidence=str(path) + ".evid")
+    ref = pgm.read_map(str(path) + ".MAP")
+    ref_score = float(model.log_unnormalized(ref[None, :])[0])
+    assert abs(ref_score - REFERENCE[name]) < 1e-6                  # our scoring = the README's
+    r = pgm.exact.map_assignment(model)
+    assert r.log_score >= ref_score - 1e-9 * abs(ref_score)          # exact: never worse
+    pgm.write_map(tmp_path / "out.MAP", r.assignment, model.variables)
+    back = pgm.read_map(tmp_path / "out.MAP")
+    assert abs(float(model.log_unnormalized(back[None, :])[0]) - r.log_score) < 1e-6
+
+
+def test_map_memory_guard_and_bad_input():
+    grid = pgm.read_uai(str(MAP_DIR / "Grids_18.uai")) if (MAP_DIR / "Grids_18.uai").exists() else \
+        pgm.Ising.grid(40, 40).to_markov_network()
+    with pytest.raises(TooLargeError, match="memory_limit"):
+        pgm.exact.map_assignment(grid)
+    zero = pgm.MarkovNetwork([pgm.DiscreteFactor(["a", "b"], [[1.0, 0.0], [0.0, 1.0]]),
+                              pgm.DiscreteFactor(["b"], [1.0, 0.0])])
+    with pytest.raises(EvidenceError, match="probability zero"):
+        pgm.exact.map_assignment(zero, evidence={"a": 1})
+    with pytest.raises(EvidenceError):
+        pgm.write_map("/tmp/never.MAP", [0, -1])
+    with pytest.raises(EvidenceError, match="no state"):
+        pgm.write_map("/tmp/never.MAP", {"a": 0}, variables=["a", "b"])
