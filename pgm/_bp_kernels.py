@@ -10,7 +10,8 @@ max-product); ``v_edge[v_ptr[i]:v_ptr[i+1]]`` lists the edges of variable ``i``.
 * variable → factor: ``m_{i→a}(x) = Σ_{b ∋ i, b ≠ a} m_{b→i}(x)``;
 * factor → variable: ``m_{a→i}(x_i) = ⊕_{x_a∖i} [log ψ_a(x_a) + Σ_{j ∈ a, j ≠ i} m_{j→a}(x_j)]``
   with ``⊕`` = log-sum-exp (``mode = 0``, sum-product) or max (``mode = 1``, max-product);
-* damping ``λ``: the new log message is ``(1 − λ) m_new + λ m_old``, renormalised.
+* damping ``λ``: the new log message is ``(1 − λ) m_new + λ m_old``, renormalised (unary
+  factors' messages are constant: they are set before the first iteration and never damped).
 
 Parallel (flooding) iterations update every variable→factor message from the previous
 factor→variable messages (``prange`` over variables), then every factor→variable message
@@ -73,7 +74,8 @@ def _diff(a, b):
 
 @numba.njit(cache=True)
 def variable_messages(i, v_ptr, v_edge, moff, f2v, v2f, mode):
-    """All messages of variable ``i`` to its factors."""
+    """All messages of variable ``i`` to its factors (sums of normalised log messages: bounded
+    above by 0, so they are not renormalised)."""
     for p in range(v_ptr[i], v_ptr[i + 1]):
         e = v_edge[p]
         lo, hi = moff[e], moff[e + 1]
@@ -85,7 +87,6 @@ def variable_messages(i, v_ptr, v_edge, moff, f2v, v2f, mode):
                 lo2 = moff[e2]
                 for k in range(hi - lo):
                     v2f[lo + k] += f2v[lo2 + k]
-        _normalise(v2f, lo, hi, mode)
 
 
 @numba.njit(cache=True)
@@ -119,10 +120,12 @@ def _pair_message(tables, off, s_out, s_in, k_out, k_in, v2f, m_in, out, m_out, 
 
 
 @numba.njit(cache=True)
-def factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, out, mode):
+def factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, out, mode,
+                    normalise):
     """New messages of factor ``a`` to each of its variables, written to ``out`` at the edges'
-    offsets (normalised).  Unary and pairwise factors take direct paths; larger ones one pass
-    over the table with an online log-sum-exp per output entry."""
+    offsets (normalised if asked; :func:`_commit` normalises after damping anyway).  Unary and
+    pairwise factors take direct paths; larger ones one pass over the table with an online
+    log-sum-exp per output entry."""
     e0, e1 = f_ptr[a], f_ptr[a + 1]
     s = e1 - e0
     off = f_off[a]
@@ -167,8 +170,9 @@ def factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, mof
             for idx in range(base0, moff[e1]):
                 if out[idx] != NEG_INF:
                     out[idx] += math.log(scale[idx - base0])
-    for e in range(e0, e1):
-        _normalise(out, moff[e], moff[e + 1], mode)
+    if normalise:
+        for e in range(e0, e1):
+            _normalise(out, moff[e], moff[e + 1], mode)
 
 
 @numba.njit(cache=True)
@@ -197,16 +201,24 @@ def run_parallel(f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v_p
     n_var = v_ptr.size - 1
     new = np.empty_like(f2v)
     res = np.zeros(n_fac)
+    for a in range(n_fac):                     # unary messages are constant: set them first
+        if f_ptr[a + 1] - f_ptr[a] == 1:
+            e = f_ptr[a]
+            for k in range(moff[e], moff[e + 1]):
+                f2v[k] = tables[f_off[a] + k - moff[e]]
+            _normalise(f2v, moff[e], moff[e + 1], mode)
     it = 0
     r = np.inf
     while it < max_iter:
         for i in prange(n_var):
             variable_messages(i, v_ptr, v_edge, moff, f2v, v2f, mode)
         for a in prange(n_fac):
-            factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, new, mode)
+            factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, new, mode,
+                            False)
             ra = 0.0
+            lam = damping if f_ptr[a + 1] - f_ptr[a] > 1 else 0.0    # a unary message is constant
             for e in range(f_ptr[a], f_ptr[a + 1]):
-                d = _commit(f2v, new, moff[e], moff[e + 1], damping, mode)
+                d = _commit(f2v, new, moff[e], moff[e + 1], lam, mode)
                 if d > ra:
                     ra = d
             res[a] = ra
@@ -266,7 +278,7 @@ def _set_key(heap, pos, key, e, value):
 def _pending(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, f2v, pend, key,
              heap, pos, mode):
     """Recompute factor ``a``'s pending messages and their residuals."""
-    factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, pend, mode)
+    factor_messages(a, f_ptr, f_var, f_stride, f_off, f_size, cards, tables, moff, v2f, pend, mode, True)
     for e in range(f_ptr[a], f_ptr[a + 1]):
         r = 0.0
         for k in range(moff[e], moff[e + 1]):

@@ -12,6 +12,11 @@ variable→factor), updated by the numba kernels of ``pgm/_bp_kernels.py``:
   factor→variable message that would change most is committed first; ``max_iter`` counts
   sweeps' worth of single-message updates (one sweep = as many updates as there are edges).
 
+Models whose factors are all unary or pairwise, over variables of one cardinality and without
+zero entries, run the flooding schedule in ``pgm/_bp_pairwise.py`` — on log-odds for binary
+variables, as whole-array numpy operations otherwise; the rest, and the residual schedule, run
+the general numba kernels.
+
 Damping mixes log messages, ``m ← (1 − λ) m_new + λ m_old``.  Convergence: the largest change of
 a log message in one iteration (or the largest pending residual) below ``tol``; otherwise a
 :class:`pgm.errors.ConvergenceWarning` and ``converged=False``.
@@ -29,6 +34,7 @@ import warnings
 
 import numpy as np
 
+from . import _bp_pairwise
 from ._bp_kernels import beliefs, run_parallel, run_residual
 from .errors import ConvergenceWarning, EvidenceError
 from .exact import ReducedModel
@@ -105,14 +111,24 @@ class _Graph:
         self.voff = np.zeros(len(self.variables) + 1, dtype=np.int64)
         np.cumsum(self.cards, out=self.voff[1:])
 
-    def score(self, x):
-        """``Σ_a log ψ_a(x_a)`` of one assignment ``x`` (state indices of the free variables)."""
-        total = 0.0
-        for a in range(self.f_off.size):
-            e0, e1 = self.f_ptr[a], self.f_ptr[a + 1]
-            t = int(np.dot(x[self.f_var[e0:e1]], self.f_stride[e0:e1]))
-            total += self.tables[self.f_off[a] + t]
-        return total
+    def run(self, mode, damping, max_iter, tol, schedule):
+        """Messages to convergence; returns ``(iterations, residual, log beliefs per variable,
+        Bethe free energy or None)``."""
+        m = 1 if mode == "max" else 0
+        f2v = np.zeros(int(self.moff[-1]))
+        v2f = np.zeros_like(f2v)
+        args = (self.f_ptr, self.f_var, self.f_stride, self.f_off, self.f_size, self.cards, self.tables,
+                self.moff, self.v_ptr, self.v_edge)
+        if schedule == "parallel":
+            iterations, residual = run_parallel(*args, f2v, v2f, m, damping, max_iter, tol)
+        else:
+            iterations, residual = run_residual(*args, self.e_fac, f2v, v2f, m, damping,
+                                                max_iter * max(1, self.f_var.size), tol)
+        logb = np.empty(int(self.voff[-1]))
+        terms = np.zeros(2)
+        beliefs(*args, self.voff, f2v, v2f, m, logb, terms)
+        per_var = [logb[self.voff[i]:self.voff[i + 1]] for i in range(len(self.variables))]
+        return iterations, residual, per_var, (terms[0] - terms[1]) if m == 0 else None
 
 
 def _check(value, name, choices):
@@ -174,29 +190,25 @@ def belief_propagation(model, evidence=None, mode="sum", damping=0.0, schedule="
     problem = ReducedModel(model, evidence)
     if problem.const == -math.inf:
         raise EvidenceError(f"the evidence {problem.evidence} has probability zero")
-    g = _Graph(problem)
-    m = 1 if mode == "max" else 0
-    f2v = np.zeros(int(g.moff[-1]))
-    v2f = np.zeros_like(f2v)
-    args = (g.f_ptr, g.f_var, g.f_stride, g.f_off, g.f_size, g.cards, g.tables, g.moff, g.v_ptr, g.v_edge)
-    if schedule == "parallel":
-        iterations, residual = run_parallel(*args, f2v, v2f, m, float(damping), int(max_iter), float(tol))
+    if schedule == "parallel" and _bp_pairwise.applies(problem):
+        binary = all(problem.cards[v] == 2 for v in problem.variables)
+        g = (_bp_pairwise.BinaryPairwiseGraph if binary else _bp_pairwise.PairwiseGraph)(problem)
+        iterations, residual = g.run(mode, float(damping), int(max_iter), float(tol))
+        logb, free_energy = g.beliefs(mode)
+        logb = list(logb)
     else:
-        iterations, residual = run_residual(*args, g.e_fac, f2v, v2f, m, float(damping),
-                                            int(max_iter) * max(1, g.f_var.size), float(tol))
+        g = _Graph(problem)
+        iterations, residual, logb, free_energy = g.run(mode, float(damping), int(max_iter), float(tol),
+                                                        schedule)
     converged = bool(residual < tol)
     if not converged:
         warnings.warn(f"belief propagation did not converge in {iterations} "
                       f"{'iterations' if schedule == 'parallel' else 'message updates'} (largest "
                       f"message change {residual:.3g} > tol {tol:g}); try damping or more iterations",
                       ConvergenceWarning, stacklevel=2)
-    logb = np.empty(int(g.voff[-1]))
-    terms = np.zeros(2)
-    beliefs(g.f_ptr, g.f_var, g.f_stride, g.f_off, g.f_size, g.cards, g.tables, g.moff, g.v_ptr,
-            g.v_edge, g.voff, f2v, v2f, m, logb, terms)
     marg = {}
-    for i, v in enumerate(g.variables):
-        b = logb[g.voff[i]:g.voff[i + 1]]
+    for i, v in enumerate(problem.variables):
+        b = logb[i]
         if not np.isfinite(b).any():
             raise EvidenceError(f"no state of {v!r} remains possible: the evidence {problem.evidence} "
                                 "has probability zero")
@@ -211,12 +223,11 @@ def belief_propagation(model, evidence=None, mode="sum", damping=0.0, schedule="
                residual=float(residual), converged=converged, marginals=marg, log_z=None,
                map_assignment=None, map_log_score=None)
     if mode == "sum":
-        out["log_z"] = float(-(terms[0] - terms[1]) + problem.const)
+        out["log_z"] = float(-free_energy + problem.const)
     else:
-        x = np.array([int(np.argmax(logb[g.voff[i]:g.voff[i + 1]])) for i in range(len(g.variables))],
-                     dtype=np.int64)
-        assign = {v: int(x[i]) for i, v in enumerate(g.variables)}
-        assign.update(problem.evidence)
-        out["map_assignment"] = {v: assign[v] for v in problem.all_variables}
-        out["map_log_score"] = float(g.score(x) + problem.const)
+        x = {v: int(np.argmax(logb[i])) for i, v in enumerate(problem.variables)}
+        out["map_log_score"] = float(problem.const + sum(
+            float(table[tuple(x[u] for u in scope)]) for scope, table in problem.factors))
+        x.update(problem.evidence)
+        out["map_assignment"] = {v: x[v] for v in problem.all_variables}
     return BPResult(**out)
