@@ -26,6 +26,7 @@ import numpy as np
 from ._layered import entropy_bernoulli, sigmoid
 from .belief_propagation import BPResult, belief_propagation
 from .errors import CardinalityError, EvidenceError, ModelError
+from .exact import ReducedModel
 
 __all__ = ["mean_field", "MeanFieldResult", "belief_propagation", "BPResult"]
 
@@ -111,7 +112,8 @@ class _UnitProblem:
 
     def __init__(self, model, v):
         if model.hidden.size == 0:
-            raise ModelError("mean field needs hidden units; this Boltzmann machine has none")
+            raise ModelError("mean field given v needs hidden units; this Boltzmann machine has none "
+                             "(without v it is a factor model: pass evidence= if any)")
         arr = np.asarray(v, dtype=np.float64)
         self.one = arr.ndim == 1
         arr = np.atleast_2d(arr)
@@ -152,25 +154,99 @@ class _UnitProblem:
         return ((x @ self.W) * x).sum(1) + x @ self.b + entropy_bernoulli(mu[0])
 
 
-def _problem(model, v):
+class _FactorProblem:
+    """Naive mean field of any discrete factor model with evidence: one block per free variable,
+    ``log q_i(x) = Σ_{a ∋ i} E_{q_{a∖i}}[log ψ_a(x_a)] + const``, with ``0 · log 0 = 0`` (a state
+    that some possible configuration of the other variables makes impossible gets ``q = 0``)."""
+
+    def __init__(self, model, evidence):
+        self.p = p = ReducedModel(model, evidence)
+        self.variables = p.variables
+        index = {v: i for i, v in enumerate(self.variables)}
+        self.cards = [p.cards[v] for v in self.variables]
+        self.factors = []                   # (variable indices, finite part, impossible mask or None)
+        self.of = [[] for _ in self.variables]
+        for scope, table in p.factors:
+            t = np.asarray(table, dtype=np.float64)
+            zero = ~np.isfinite(t)
+            self.factors.append(([index[v] for v in scope], np.where(zero, 0.0, t),
+                                 zero.astype(np.float64) if zero.any() else None))
+            for v in scope:
+                self.of[index[v]].append(len(self.factors) - 1)
+        self.blocks = list(range(len(self.variables)))
+        self.sizes = [None] + self.cards
+        self.n, self.one = 1, True
+
+    def init(self):
+        return [np.full((1, k), 1.0 / k) for k in self.cards]
+
+    def _expect(self, a, mu, keep):
+        """``E_q[log ψ_a]`` as a function of variable ``keep`` (or a scalar when ``keep`` is None)."""
+        idx, fin, zero = self.factors[a]
+        ops = []
+        for ax, j in enumerate(idx):
+            if j != keep:
+                ops += [mu[j][0], [ax]]
+        out = [idx.index(keep)] if keep is not None else []
+        e = np.einsum(fin, list(range(len(idx))), *ops, out)
+        if zero is not None:
+            e = np.where(np.einsum(zero, list(range(len(idx))), *ops, out) > 0, -np.inf, e)
+        return e
+
+    def update(self, mu, i):
+        logq = np.zeros(self.cards[i])
+        for a in self.of[i]:
+            logq = logq + self._expect(a, mu, i)
+        if not np.isfinite(logq).any():
+            raise EvidenceError(f"mean field leaves no possible state for {self.variables[i]!r}: every "
+                                "state meets a zero of some factor (the model or evidence has zeros "
+                                "a fully factorised q cannot avoid)")
+        q = np.exp(logq - logq.max())
+        return (q / q.sum())[None, :]
+
+    def step(self, mu, i, damping):
+        old = mu[i]
+        mu[i] = damping * old + (1 - damping) * self.update(mu, i)
+        return float(np.max(np.abs(mu[i] - old)))
+
+    def fixed_point_map(self, mu):
+        return [self.update(mu, i) for i in self.blocks]
+
+    def elbo(self, mu):
+        e = self.p.const + sum(float(self._expect(a, mu, None)) for a in range(len(self.factors)))
+        for q in mu:
+            nz = q[q > 0]
+            e -= float(np.sum(nz * np.log(nz)))
+        return np.array([e])
+
+
+def _problem(model, v, evidence):
     kind = getattr(model, "layered_kind", None)
     if kind in ("dbm", "rbm"):
         return _LayerProblem(model, v)
     from .spin import BoltzmannMachine
 
-    if isinstance(model, BoltzmannMachine):
+    if isinstance(model, BoltzmannMachine) and (model.hidden.size or v is not None):
         return _UnitProblem(model, v)
-    raise TypeError(f"mean_field needs a DBM, RBM or BoltzmannMachine with hidden units, got {type(model).__name__}")
+    if hasattr(model, "log_factors") and kind is None:
+        if v is not None:
+            raise TypeError(f"mean field of a {type(model).__name__} takes evidence=, not v")
+        return _FactorProblem(model, evidence)
+    raise TypeError(f"mean_field needs a DBM, RBM, BoltzmannMachine with hidden units or a discrete "
+                    f"factor model, got {type(model).__name__}")
 
 
-def mean_field(model, v, iterations=100, tol=1e-10, update="sequential", damping=0.0, init=None, log_z=0.0):
-    """Mean-field fixed point ``q(h|v) = Π Bernoulli(μ)`` and its ELBO.
+def mean_field(model, v=None, iterations=100, tol=1e-10, update="sequential", damping=0.0, init=None,
+               log_z=0.0, evidence=None):
+    """Mean-field fixed point ``q(h|v) = Π Bernoulli(μ)`` (or ``q(x) = Π_i q_i(x_i)``) and its ELBO.
 
     Parameters
     ----------
-    model : DBM, RBM or BoltzmannMachine (with hidden units)
+    model : DBM, RBM, BoltzmannMachine (with hidden units), or any discrete factor model
+        (MarkovNetwork, FactorGraph, BayesianNetwork, Ising, Potts, fully visible BoltzmannMachine)
     v : array_like (n, n_visible) or (n_visible,)
-        Binary visible vectors (for a Boltzmann machine: values of ``model.visible`` in order).
+        Binary visible vectors (for a Boltzmann machine: values of ``model.visible`` in order);
+        None for factor models, which take ``evidence`` instead.
     iterations : int
         Most iterations (one iteration updates every layer / unit once); ≈10 for learning,
         ≈100 for evaluation.
@@ -186,10 +262,15 @@ def mean_field(model, v, iterations=100, tol=1e-10, update="sequential", damping
     log_z : float
         Subtracted from the ELBO (pass ``pgm.exact.log_partition(model)`` or an estimate to
         bound ``log p(v)``; default 0 bounds ``log p̃(v) = −F(v)``).
+    evidence : dict, optional
+        Factor models: ``{variable: state}`` (default ``model.evidence``); the ELBO then bounds
+        ``log Σ_free p̃(x, e)`` (``log Z`` without evidence).
 
     Returns
     -------
     MeanFieldResult
+        For factor models ``mu`` is ``{variable: q_i}`` over the free variables and ``elbo`` a
+        float.
 
     Examples
     --------
@@ -200,6 +281,10 @@ def mean_field(model, v, iterations=100, tol=1e-10, update="sequential", damping
     (True, True, [(3,), (2,)])
     >>> bool(r.elbo <= pgm.exact.log_likelihood(dbm, [1, 0, 1, 1]))
     True
+    >>> ising = pgm.Ising.grid(3, 3, coupling=0.3, field=0.1)
+    >>> q = pgm.inference.mean_field(ising)
+    >>> q.converged, bool(q.elbo <= pgm.exact.log_partition(ising)), q.mu[0].round(3).tolist()
+    (True, True, [0.114, 0.886])
     """
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1:
         raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
@@ -211,8 +296,9 @@ def mean_field(model, v, iterations=100, tol=1e-10, update="sequential", damping
         raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
     if isinstance(log_z, bool) or not isinstance(log_z, numbers.Real) or not np.isfinite(log_z):
         raise ValueError(f"log_z must be a finite real number, got {log_z!r}")
-    prob = _problem(model, v)
-    mu = prob.init() if init is None else _check_init(init, prob, prob.n)
+    prob = _problem(model, v, evidence)
+    factor = isinstance(prob, _FactorProblem)
+    mu = prob.init() if init is None else (_check_factor_init(init, prob) if factor else _check_init(init, prob, prob.n))
     history = [prob.elbo(mu)]
     converged, it = False, 0
     for it in range(1, iterations + 1):
@@ -233,7 +319,24 @@ def mean_field(model, v, iterations=100, tol=1e-10, update="sequential", damping
     if prob.one:
         mu = [m[0] for m in mu]
         elbo, history = float(elbo[0]), history[:, 0]
+    if factor:
+        mu = dict(zip(prob.variables, mu))
     return MeanFieldResult(mu, elbo, history, it, converged, residual)
+
+
+def _check_factor_init(init, prob):
+    if not isinstance(init, dict):
+        raise TypeError("init of a factor model's mean field must be a dict {variable: probabilities}")
+    out = prob.init()
+    for v, q in init.items():
+        if v not in prob.variables:
+            raise EvidenceError(f"init names {v!r}, which is not a free variable of the model")
+        i = prob.variables.index(v)
+        arr = np.asarray(q, dtype=np.float64).reshape(-1)
+        if arr.shape != (prob.cards[i],) or not np.all(arr >= 0) or not abs(arr.sum() - 1) < 1e-9:
+            raise CardinalityError(f"init[{v!r}] must be a probability vector of length {prob.cards[i]}, got {q!r}")
+        out[i] = arr[None, :]
+    return out
 
 
 def _check_init(init, prob, n):
