@@ -190,10 +190,16 @@ def order_cost(graph, order, cardinalities=None):
     return sum(sizes), max(sizes, default=1)
 
 
+#: an order whose tables hold at most this many entries in total is taken without comparing
+#: others (searching would cost more than it could save)
+CHEAP_ENOUGH = 2**16
+
+
 def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_fill", "min_fill", "min_degree", "bandwidth")):
     """The cheapest (smallest total table size) of several heuristic orders; deterministic.
 
-    When ``nodes`` is given only those are eliminated; the order then lists only them.
+    When ``nodes`` is given only those are eliminated; the order then lists only them.  The
+    first candidate is taken at once when its tables total at most :data:`CHEAP_ENOUGH` entries.
     """
     best = None
     for name in candidates:
@@ -207,6 +213,8 @@ def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_
         else:
             order = elimination_order(graph, name, cardinalities, nodes)
         total, largest = order_cost(graph, order, cardinalities)
+        if best is None and total <= CHEAP_ENOUGH:
+            return order
         if best is None or (total, largest) < best[0]:
             best = ((total, largest), order)
     return best[1]

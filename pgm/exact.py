@@ -20,23 +20,71 @@ tables in reverse elimination order (SPEC.md §4b, "exact MAP").
 
 import builtins
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
 import networkx as nx
 
 from ._validation import check_evidence, check_variables
-from .elimination import HEURISTICS, best_order, elimination_order
+from .elimination import HEURISTICS, best_order, elimination_order, order_cost
 from .errors import EvidenceError, ModelError, TooLargeError
 
 __all__ = ["log_partition", "log_likelihood", "marginals", "query", "enumerate", "map_assignment",
-           "MAPResult", "MEMORY_LIMIT", "Enumeration"]
+           "MAPResult", "MEMORY_LIMIT", "MEMORY_FRACTION", "default_memory_limit", "Enumeration"]
 
-#: Default limit (bytes) on the tables exact inference may allocate.
+#: Fallback limit (bytes) on the tables exact inference may allocate, when the available memory
+#: cannot be read (see :func:`default_memory_limit`).
 MEMORY_LIMIT = 4 * 2**30
+#: Share of the available memory exact inference may allocate by default.
+MEMORY_FRACTION = 0.5
+#: :func:`marginals` of a Bayesian network answers one variable at a time (each on its pruned
+#: sub-network) when the full calibrated tree would hold a table larger than this (entries)
+PER_NODE_ABOVE = 2**18
 
 
 # ---------------------------------------------------------------------------- helpers
+def _available_memory():
+    """Bytes of memory available to new allocations (Linux ``MemAvailable``; else free pages),
+    or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_memory_limit():
+    """``(bytes, explanation)``: :data:`MEMORY_FRACTION` of the memory available now, or
+    :data:`MEMORY_LIMIT` when that cannot be read.
+
+    Examples
+    --------
+    >>> limit, why = default_memory_limit()
+    >>> limit > 0 and "memory" in why
+    True
+    """
+    avail = _available_memory()
+    if avail is None:
+        return MEMORY_LIMIT, f"the fallback default {MEMORY_LIMIT / 2**30:.3g} GiB"
+    limit = int(MEMORY_FRACTION * avail)
+    return limit, (f"the default {MEMORY_FRACTION:.0%} of the {avail / 2**30:.3g} GiB of memory "
+                   f"available now = {limit / 2**30:.3g} GiB")
+
+
+def _limit(memory_limit):
+    """``(bytes, explanation)`` of a user's ``memory_limit`` or the default."""
+    if memory_limit is None:
+        return default_memory_limit()
+    return memory_limit, f"memory_limit={memory_limit / 2**30:.3g} GiB"
+
+
 def _lse(a, axis):
     """log Σ exp(a) over ``axis`` with ``-inf`` handled (an all ``-inf`` slice gives ``-inf``)."""
     m = np.max(a, axis=axis, keepdims=True)
@@ -62,23 +110,43 @@ def _align(arr, scope, target, cards):
 
 
 class ReducedModel:
-    """A model with evidence applied: free variables, their cardinalities, reduced log factors."""
+    """A model with evidence applied: free variables, their cardinalities, reduced log factors.
 
-    def __init__(self, model, evidence):
+    ``targets`` (Bayesian networks only) prunes what cannot matter (Shachter's "requisite"
+    nodes, as pgmpy and most BN tools do): nodes outside the ancestors of ``targets ∪ evidence``
+    are barren — their CPDs sum to one — and are dropped; with ``conditional=True`` the reduced
+    factors not connected to the targets once the evidence is removed are dropped too (they only
+    scale ``p(targets, e)`` by a constant: right for conditionals, not for ``log P(e)``).
+    """
+
+    def __init__(self, model, evidence, targets=None, conditional=False):
         if not hasattr(model, "log_factors"):
             raise TypeError(
                 f"exact inference needs a discrete model (MarkovNetwork, FactorGraph, "
                 f"BayesianNetwork, ...), got {type(model).__name__}"
             )
-        variables, cards, factors = model.log_factors()
+        directed = isinstance(getattr(model, "graph", None), nx.DiGraph) and hasattr(model, "cpds")
+        if directed:                       # build the CPD factors that are needed only
+            model._require_discrete("exact inference")
+            variables, cards = list(model.variables), dict(model.cardinalities)
+        else:
+            variables, cards, factors = model.log_factors()
         index = {v: i for i, v in builtins.enumerate(variables)}
         if evidence is None:
             evidence = getattr(model, "evidence", {}) or {}
         self.evidence = check_evidence(evidence, index, [cards[v] for v in variables])
         self.all_variables = list(variables)
         self.all_cards = dict(cards)
-        self.variables = [v for v in variables if v not in self.evidence]
-        self.cards = {v: cards[v] for v in self.variables}
+        if targets is not None:
+            check_variables(list(targets), index)
+        self.directed = directed
+        if directed:
+            keep = set(variables)
+            if targets is not None:
+                keep = set(targets) | set(self.evidence)
+                for v in list(keep):
+                    keep |= nx.ancestors(model.graph, v)
+            factors = [model.cpds[v].log_factor(cards) for v in variables if v in keep]
         self.const = 0.0
         self.factors = []  # (scope list, log array)
         for f in factors:
@@ -88,6 +156,15 @@ class ReducedModel:
                 self.const += float(f.log_table)
             else:
                 self.factors.append((list(f.scope), f.log_table))
+        if targets is not None and directed and conditional:
+            self.factors = _connected_to(self.factors, [t for t in targets if t not in self.evidence])
+        used = {v for scope, _ in self.factors for v in scope}
+        if targets is not None and directed:
+            used |= {t for t in targets if t not in self.evidence}
+            self.variables = [v for v in variables if v in used]
+        else:
+            self.variables = [v for v in variables if v not in self.evidence]
+        self.cards = {v: cards[v] for v in self.variables}
 
     def graph(self):
         g = nx.Graph()
@@ -97,6 +174,20 @@ class ReducedModel:
                 for j in range(i + 1, len(scope)):
                     g.add_edge(scope[i], scope[j])
         return g
+
+
+def _connected_to(factors, targets):
+    """The factors in the connected components (of the variable–factor incidence) that contain
+    one of ``targets``."""
+    g = nx.Graph()
+    g.add_nodes_from(targets)
+    for k, (scope, _) in builtins.enumerate(factors):
+        g.add_edges_from((("f", k), v) for v in scope)
+    reach = set()
+    for t in targets:
+        if t not in reach:
+            reach |= nx.node_connected_component(g, t)
+    return [f for k, f in builtins.enumerate(factors) if ("f", k) in reach]
 
 
 def _resolve_order(problem, order, keep=()):
@@ -150,14 +241,14 @@ class _CliqueTree:
             total += size
             largest = max(largest, size)
         need = 8 * (total if store else 3 * largest)
-        limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+        limit, why = _limit(memory_limit)
         if need > limit:
             worst = max(order, key=lambda u: math.prod(cards[w] for w in self.clusters[u]))
             raise TooLargeError(
                 f"exact inference would allocate about {need / 2**30:.3g} GiB (largest table over "
                 f"{len(self.clusters[worst])} variables, {largest} entries, when eliminating "
-                f"{worst!r}), above memory_limit={limit / 2**30:.3g} GiB; use a sampler or "
-                "raise memory_limit"
+                f"{worst!r}), above {why}; use belief propagation or a sampler, or pass a larger "
+                "memory_limit"
             )
         self.largest = largest
         # assign each factor to the cluster of its first-eliminated variable
@@ -235,7 +326,8 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
     order : "auto", a heuristic name, or a list of variables, optional
         Elimination order.  ``"auto"`` (default) takes the cheapest of several heuristics.
     memory_limit : int, optional
-        Bytes; default :data:`MEMORY_LIMIT`.  Raises :class:`~pgm.errors.TooLargeError` above it.
+        Bytes; default :func:`default_memory_limit` (half of the memory available now).  Raises
+        :class:`~pgm.errors.TooLargeError` above it, before allocating.
     method : {"ve", "enumerate"}
 
     Examples
@@ -257,7 +349,7 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
         return enumerate(model, evidence, memory_limit=memory_limit).log_z
     if method != "ve":
         raise ValueError(f"unknown method {method!r}; expected 've' or 'enumerate'")
-    p = ReducedModel(model, evidence)
+    p = ReducedModel(model, evidence, targets=())      # Bayesian networks: ancestors of the evidence
     order = _resolve_order(p, order)
     tree = _CliqueTree(p, order, (), memory_limit, store=False)
     roots = tree.upward()
@@ -301,6 +393,11 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
         ``{variable: probabilities}`` (arrays of length ``cardinality``, summing to one);
         observed variables get a point mass.
 
+    Bayesian networks whose calibrated clique tree would hold a table of more than
+    :data:`PER_NODE_ABOVE` entries are answered one variable at a time instead, each query on
+    its requisite sub-network (ancestors of the variable and the evidence, pruned to what
+    connects them; see :class:`ReducedModel`) — what makes large networks such as *munin1* fast.
+
     Examples
     --------
     >>> from pgm import DiscreteFactor, MarkovNetwork
@@ -310,6 +407,15 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     """
     p = ReducedModel(model, evidence)
     order = _resolve_order(p, order)
+    if p.directed and order_cost(p.graph(), order, p.cards)[1] > PER_NODE_ABOVE:
+        out = {}
+        for v in p.all_variables:
+            if v in p.evidence:
+                out[v] = np.zeros(p.all_cards[v])
+                out[v][p.evidence[v]] = 1.0
+            else:
+                out[v] = query(model, [v], evidence=p.evidence, memory_limit=memory_limit)
+        return out
     tree = _CliqueTree(p, order, (), memory_limit, store=True)
     roots = tree.upward(store=True)
     log_z = p.const + sum(float(m) for _, m in roots)
@@ -347,13 +453,13 @@ def query(model, variables, evidence=None, order=None, memory_limit=None):
     [[0.1, 0.3], [0.2, 0.4]]
     """
     variables = _list_of(variables)
-    p = ReducedModel(model, evidence)
+    p = ReducedModel(model, evidence, targets=variables, conditional=True)
     check_variables(variables, {v: i for i, v in builtins.enumerate(p.all_variables)})
     free_q = [v for v in variables if v not in p.evidence]
     size = math.prod(p.cards[v] for v in free_q)
-    limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+    limit, why = _limit(memory_limit)
     if 8 * 3 * size > limit:
-        raise TooLargeError(f"the joint table of {free_q} has {size} entries: above memory_limit")
+        raise TooLargeError(f"the joint table of {free_q} has {size} entries: above {why}")
     order = _resolve_order(p, order, keep=free_q)
     tree = _CliqueTree(p, order, free_q, memory_limit, store=False)
     roots = tree.upward()
@@ -409,7 +515,7 @@ def enumerate(model, evidence=None, memory_limit=None, max_states=2**24):
     """
     p = ReducedModel(model, evidence)
     n_states = math.prod(p.cards[v] for v in p.variables)
-    limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+    limit, _ = _limit(memory_limit)
     if n_states > max_states or 8 * n_states * (len(p.all_variables) + 2) > limit:
         raise TooLargeError(
             f"enumeration needs {n_states} joint states (max_states={max_states}); use "
