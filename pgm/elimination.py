@@ -41,11 +41,12 @@ def _score(heuristic, v, adj, card):
         return math.prod(card(u) for u in nbrs) * card(v)
     nb = list(nbrs)
     fill = 0
+    weighted = heuristic != "min_fill"
     for i, a in enumerate(nb):
         adj_a = adj[a]
-        for b in nb[i + 1 :]:
-            if b not in adj_a:
-                fill += 1 if heuristic == "min_fill" else card(a) * card(b)
+        missing = [b for b in nb[i + 1:] if b not in adj_a]
+        if missing:
+            fill += card(a) * sum(card(b) for b in missing) if weighted else len(missing)
     return fill
 
 

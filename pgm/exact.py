@@ -119,7 +119,7 @@ class ReducedModel:
     scale ``p(targets, e)`` by a constant: right for conditionals, not for ``log P(e)``).
     """
 
-    def __init__(self, model, evidence, targets=None, conditional=False):
+    def __init__(self, model, evidence, targets=None, conditional=False, cpd_factors=None, ancestors=None):
         if not hasattr(model, "log_factors"):
             raise TypeError(
                 f"exact inference needs a discrete model (MarkovNetwork, FactorGraph, "
@@ -145,8 +145,11 @@ class ReducedModel:
             if targets is not None:
                 keep = set(targets) | set(self.evidence)
                 for v in list(keep):
-                    keep |= nx.ancestors(model.graph, v)
-            factors = [model.cpds[v].log_factor(cards) for v in variables if v in keep]
+                    keep |= ancestors[v] if ancestors is not None else nx.ancestors(model.graph, v)
+            if cpd_factors is None:
+                factors = [model.cpds[v].log_factor(cards) for v in variables if v in keep]
+            else:                          # built once by the caller (per-variable marginals)
+                factors = [cpd_factors[v] for v in variables if v in keep]
         self.const = 0.0
         self.factors = []  # (scope list, log array)
         for f in factors:
@@ -405,7 +408,14 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     >>> marginals(m)["a"].round(12).tolist()
     [0.25, 0.75]
     """
-    p = ReducedModel(model, evidence)
+    cpd_factors = ancestors = None
+    if isinstance(getattr(model, "graph", None), nx.DiGraph) and hasattr(model, "cpds"):
+        model._require_discrete("exact inference")
+        cpd_factors = {v: model.cpds[v].log_factor(model.cardinalities) for v in model.variables}
+        ancestors = {}
+        for v in nx.topological_sort(model.graph):          # each node's from its parents'
+            ancestors[v] = set().union(*([ancestors[u] | {u} for u in model.graph.predecessors(v)] or [set()]))
+    p = ReducedModel(model, evidence, cpd_factors=cpd_factors)
     order = _resolve_order(p, order)
     if p.directed and order_cost(p.graph(), order, p.cards)[1] > PER_NODE_ABOVE:
         out = {}
@@ -414,7 +424,7 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
                 out[v] = np.zeros(p.all_cards[v])
                 out[v][p.evidence[v]] = 1.0
             else:
-                out[v] = query(model, [v], evidence=p.evidence, memory_limit=memory_limit)
+                out[v] = _query(model, [v], p.evidence, None, memory_limit, cpd_factors, ancestors)
         return out
     tree = _CliqueTree(p, order, (), memory_limit, store=True)
     roots = tree.upward(store=True)
@@ -452,8 +462,12 @@ def query(model, variables, evidence=None, order=None, memory_limit=None):
     >>> query(m, ["b", "a"]).round(2).tolist()
     [[0.1, 0.3], [0.2, 0.4]]
     """
-    variables = _list_of(variables)
-    p = ReducedModel(model, evidence, targets=variables, conditional=True)
+    return _query(model, _list_of(variables), evidence, order, memory_limit)
+
+
+def _query(model, variables, evidence, order, memory_limit, cpd_factors=None, ancestors=None):
+    p = ReducedModel(model, evidence, targets=variables, conditional=True, cpd_factors=cpd_factors,
+                     ancestors=ancestors)
     check_variables(variables, {v: i for i, v in builtins.enumerate(p.all_variables)})
     free_q = [v for v in variables if v not in p.evidence]
     size = math.prod(p.cards[v] for v in free_q)
