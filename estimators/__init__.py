@@ -12,6 +12,11 @@ training loop, callbacks and checkpoints.
   :func:`load_checkpoint`; callbacks :class:`PseudoLogLikelihood`, :class:`ReconstructionError`,
   :class:`AISLogLikelihood`.
 * :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
+* Bayesian-network parameters (:mod:`estimators.em`): :func:`fit_counts` (complete data,
+  Dirichlet pseudo-counts) and :func:`EM` (missing / latent values, exact batched E-step);
+  Gaussian mixtures by EM and generalised EM: :func:`gaussian_mixture_em` (:mod:`estimators.gmm`).
+* :func:`dictionary_learning` (:mod:`estimators.dictionary`) — sparse-coding dictionaries by
+  alternating minimisation (FISTA codes, block-coordinate-descent unit-norm atoms).
 
 Examples
 --------
@@ -30,6 +35,9 @@ from .objectives import (CD, NCE, PCD, SML, DenoisingScoreMatching, ExactML, Fas
 from .optimizers import (LBFGS, SGD, Adam, CosineDecay, ExponentialDecay, InverseTimeDecay,
                          Optimizer, Schedule)
 from .bernoulli_rbm import BernoulliRBM
+from .dictionary import DictionaryResult, dictionary_learning
+from .em import EM, EMResult, fit_counts
+from .gmm import GaussianMixtureResult, gaussian_mixture_em
 from .greedy import pretrain_greedy
 from .variational import VariationalPCD
 from .training import Checkpoint, History, fit, load_checkpoint
@@ -44,4 +52,6 @@ __all__ = [
     "CosineDecay",
     "Callback", "PseudoLogLikelihood", "ReconstructionError", "AISLogLikelihood",
     "BernoulliRBM",
+    "dictionary_learning", "DictionaryResult",
+    "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
 ]

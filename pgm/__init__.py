@@ -22,15 +22,16 @@ from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
 from .mlp import MLPEnergy
-from . import inference, toy
+from . import inference, sparse_coding, toy
 
 __all__ = [
     "BayesianNetwork", "TabularCPD", "LogisticCPD", "LinearGaussianCPD",
     "Ising", "Potts", "BoltzmannMachine",
     "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
     "exact", "errors", "elimination_order", "induced_width",
-    "read_uai", "write_uai", "read_evidence", "read_marginals", "read_bif", "write_bif", "load", "example_path",
-    "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference",
+    "read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map", "read_bif",
+    "write_bif", "load", "example_path",
+    "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "sparse_coding",
     "GaussianEnergy", "MLPEnergy", "toy",
 ]
 
