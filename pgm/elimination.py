@@ -194,6 +194,8 @@ def order_cost(graph, order, cardinalities=None):
 #: an order whose tables hold at most this many entries in total is taken without comparing
 #: others (searching would cost more than it could save)
 CHEAP_ENOUGH = 2**16
+#: graphs smaller than this skip the bandwidth candidate
+BANDWIDTH_FROM = 64
 
 
 def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_fill", "min_fill", "min_degree", "bandwidth")):
@@ -204,6 +206,8 @@ def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_
     """
     best = None
     for name in candidates:
+        if name == "bandwidth" and graph.number_of_nodes() < BANDWIDTH_FROM:
+            continue                         # a win on large grid-like graphs only
         if name == "bandwidth":
             if nodes is not None:
                 keep = set(nodes)

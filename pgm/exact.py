@@ -399,7 +399,9 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     Bayesian networks whose calibrated clique tree would hold a table of more than
     :data:`PER_NODE_ABOVE` entries are answered one variable at a time instead, each query on
     its requisite sub-network (ancestors of the variable and the evidence, pruned to what
-    connects them; see :class:`ReducedModel`) — what makes large networks such as *munin1* fast.
+    connects them; see :class:`ReducedModel`) — what makes large networks such as *munin1* fast
+    (calibrating the largest sub-networks instead, to answer several variables at once, was
+    measured twice as slow there).
 
     Examples
     --------
@@ -417,15 +419,20 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
             ancestors[v] = set().union(*([ancestors[u] | {u} for u in model.graph.predecessors(v)] or [set()]))
     p = ReducedModel(model, evidence, cpd_factors=cpd_factors)
     order = _resolve_order(p, order)
+    out = {}
+    for v, x in p.evidence.items():
+        out[v] = np.zeros(p.all_cards[v])
+        out[v][x] = 1.0
     if p.directed and order_cost(p.graph(), order, p.cards)[1] > PER_NODE_ABOVE:
-        out = {}
-        for v in p.all_variables:
-            if v in p.evidence:
-                out[v] = np.zeros(p.all_cards[v])
-                out[v][p.evidence[v]] = 1.0
-            else:
-                out[v] = _query(model, [v], p.evidence, None, memory_limit, cpd_factors, ancestors)
-        return out
+        for v in p.variables:               # each on its own requisite sub-network
+            out[v] = _query(model, [v], p.evidence, None, memory_limit, cpd_factors, ancestors)
+    else:
+        out.update(_calibrated(p, order, memory_limit))
+    return {v: out[v] for v in p.all_variables}
+
+
+def _calibrated(p, order, memory_limit):
+    """Marginals of the free variables of ``p`` from one calibrated clique tree."""
     tree = _CliqueTree(p, order, (), memory_limit, store=True)
     roots = tree.upward(store=True)
     log_z = p.const + sum(float(m) for _, m in roots)
@@ -433,16 +440,11 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
         raise ModelError("the evidence has probability zero: marginals are undefined")
     belief = tree.downward()
     out = {}
-    for v in p.all_variables:
-        if v in p.evidence:
-            m = np.zeros(p.all_cards[v])
-            m[p.evidence[v]] = 1.0
-        else:
-            b = belief[v]
-            lm = _lse(b, axis=tuple(range(1, b.ndim))) if b.ndim > 1 else b
-            m = np.exp(lm - _lse(lm, axis=0))
-            m /= m.sum()
-        out[v] = m
+    for v in p.variables:
+        b = belief[v]
+        lm = _lse(b, axis=tuple(range(1, b.ndim))) if b.ndim > 1 else b
+        m = np.exp(lm - _lse(lm, axis=0))
+        out[v] = m / m.sum()
     return out
 
 
