@@ -58,7 +58,7 @@ class MeanFieldResult:
         self.iterations, self.converged, self.residual = iterations, converged, residual
 
     def __repr__(self):
-        return (f"MeanFieldResult(iterations={self.iterations}, converged={self.converged}, "
+        return (f"{type(self).__name__}(iterations={self.iterations}, converged={self.converged}, "
                 f"residual={self.residual:.3g})")
 
 

@@ -61,6 +61,7 @@ import numpy as np
 
 from ._layered import entropy_bernoulli, sigmoid, softplus
 from .errors import CardinalityError, ConvergenceWarning, ModelError
+from .inference import MeanFieldResult
 from .validation import as_batch, as_float_array
 
 __all__ = [
@@ -347,7 +348,7 @@ def _proximal_gradient(H, G, B, lam, L, max_iter, tol, accelerate):
 
 
 # ---------------------------------------------------------------------------- binary sparse coding
-class BinarySparseCodingResult:
+class BinarySparseCodingResult(MeanFieldResult):
     """Mean-field parameters and bound returned by :func:`binary_sparse_coding_mean_field`.
 
     Attributes
@@ -365,14 +366,6 @@ class BinarySparseCodingResult:
     residual : float
         ``max |ĥ − update(ĥ)|`` of the fixed-point equations at the returned point.
     """
-
-    def __init__(self, mu, elbo, history, iterations, converged, residual):
-        self.mu, self.elbo, self.history = mu, elbo, history
-        self.iterations, self.converged, self.residual = iterations, converged, residual
-
-    def __repr__(self):
-        return (f"BinarySparseCodingResult(iterations={self.iterations}, converged={self.converged}, "
-                f"residual={self.residual:.3g})")
 
 
 class _BSC:
