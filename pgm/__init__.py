@@ -22,7 +22,7 @@ from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
 from .mlp import MLPEnergy
-from . import inference, sparse_coding, toy
+from . import inference, map_search, sparse_coding, toy
 
 __all__ = [
     "BayesianNetwork", "TabularCPD", "LogisticCPD", "LinearGaussianCPD",
@@ -31,7 +31,7 @@ __all__ = [
     "exact", "errors", "elimination_order", "induced_width",
     "read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map", "read_bif",
     "write_bif", "load", "example_path",
-    "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "sparse_coding",
+    "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "map_search", "sparse_coding",
     "GaussianEnergy", "MLPEnergy", "toy",
 ]
 

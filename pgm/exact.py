@@ -593,16 +593,22 @@ def map_assignment(model, evidence=None, order=None, memory_limit=None):
     ({'a': 0, 'b': 1}, 5.0)
     """
     p = ReducedModel(model, evidence)
-    order = _resolve_order(p, order)
-    tree = _CliqueTree(p, order, (), memory_limit, store=True)
-    roots = tree.upward(store=True, reduce="max")
-    score = float(p.const + sum(float(m) for _, m in roots))
+    x, score = max_product(p, _resolve_order(p, order), memory_limit)
     if score == -math.inf:
         raise EvidenceError(f"every assignment has probability zero (evidence {p.evidence})")
+    x.update(p.evidence)
+    return MAPResult({v: x[v] for v in p.all_variables}, score)
+
+
+def max_product(problem, order, memory_limit=None):
+    """Max-product elimination of a reduced problem (``variables``, ``cards``, ``factors``,
+    ``const``, ``graph()``): ``({free variable: state}, log-score)``."""
+    tree = _CliqueTree(problem, order, (), memory_limit, store=True)
+    roots = tree.upward(store=True, reduce="max")
+    score = float(problem.const + sum(float(m) for _, m in roots))
     x = {}
     for v in reversed(order):
         rest = tuple(x[u] for u in tree.clusters[v][1:])
         x[v] = int(np.argmax(tree.up[v][(slice(None),) + rest]))
-    x.update(p.evidence)
-    return MAPResult({v: x[v] for v in p.all_variables}, score)
+    return x, score
 

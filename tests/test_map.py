@@ -109,3 +109,36 @@ def test_simulated_annealing_bad_input():
         samplers.simulated_annealing(pgm.RBM(3, 2), method="block_gibbs")
     with pytest.raises(ValueError):
         samplers.annealing_betas(10, beta_min=2.0, beta_max=1.0)
+
+
+def test_local_search_never_lowers_the_score_and_solves_whole_models_exactly():
+    """Large-neighbourhood search with exact sub-problems: from random starts on random models
+    the score never goes down; a neighbourhood as large as the model reaches the exact MAP in one
+    step; evidence stays fixed."""
+    rng = np.random.default_rng(4)
+    for seed in range(4):
+        model = random_markov_network(np.random.default_rng(seed), n_vars=9, n_factors=10)
+        ev = {model.variables[2]: 1}
+        exact = pgm.exact.map_assignment(model, evidence=ev)
+        start = {v: int(rng.integers(0, model.cardinalities[v])) for v in model.variables if v not in ev}
+        x0 = dict(start, **ev)
+        s0 = float(model.log_unnormalized(np.array([[x0[v] for v in model.variables]]))[0])
+        small = pgm.map_search.local_search(model, start, evidence=ev, neighbourhood=3, iterations=30, seed=seed)
+        assert small.log_score >= s0 - 1e-12 and small.assignment[model.variables[2]] == 1
+        x = np.array([[small.assignment[v] for v in model.variables]])
+        assert abs(float(model.log_unnormalized(x)[0]) - small.log_score) < 1e-9
+        whole = pgm.map_search.local_search(model, start, evidence=ev, neighbourhood=9, iterations=1, seed=seed)
+        assert abs(whole.log_score - exact.log_score) < 1e-9
+
+
+def test_local_search_bad_input():
+    m = pgm.Ising.grid(3, 3)
+    full = {v: 0 for v in m.variables}
+    with pytest.raises(EvidenceError, match="no state"):
+        pgm.map_search.local_search(m, {0: 0})
+    with pytest.raises(EvidenceError, match="outside"):
+        pgm.map_search.local_search(m, {**full, 4: 2})
+    with pytest.raises(ValueError):
+        pgm.map_search.local_search(m, full, neighbourhood=0)
+    with pytest.raises(TypeError):
+        pgm.map_search.local_search(m, [0] * 9)
