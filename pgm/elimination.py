@@ -38,15 +38,15 @@ def _score(heuristic, v, adj, card):
     if heuristic == "min_degree":
         return len(nbrs)
     if heuristic == "min_weight":
-        return math.prod(card(u) for u in nbrs) * card(v)
-    nb = list(nbrs)
+        return math.prod(card[u] for u in nbrs) * card[v]
     fill = 0
     weighted = heuristic != "min_fill"
-    for i, a in enumerate(nb):
-        adj_a = adj[a]
-        missing = [b for b in nb[i + 1:] if b not in adj_a]
+    rest = set(nbrs)
+    for a in nbrs:                       # pairs {a, b} of neighbours that are not adjacent
+        rest.discard(a)
+        missing = rest - adj[a]
         if missing:
-            fill += card(a) * sum(card(b) for b in missing) if weighted else len(missing)
+            fill += card[a] * sum(card[b] for b in missing) if weighted else len(missing)
     return fill
 
 
@@ -78,9 +78,7 @@ def elimination_order(graph, heuristic="min_fill", cardinalities=None, nodes=Non
         raise ValueError(f"unknown elimination heuristic {heuristic!r}; expected one of {HEURISTICS}")
     cardinalities = cardinalities or {}
 
-    def card(u):
-        return cardinalities.get(u, 2)
-
+    card = {u: cardinalities.get(u, 2) for u in graph.nodes}
     rank = {v: i for i, v in enumerate(graph.nodes)}
     adj = {v: set(graph.adj[v]) - {v} for v in graph.nodes}
     todo = set(graph.nodes) if nodes is None else set(nodes)

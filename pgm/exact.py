@@ -88,11 +88,16 @@ def _limit(memory_limit):
 def _lse(a, axis):
     """log Σ exp(a) over ``axis`` with ``-inf`` handled (an all ``-inf`` slice gives ``-inf``)."""
     m = np.max(a, axis=axis, keepdims=True)
-    m[~np.isfinite(m)] = 0.0
+    if not np.isfinite(m).all():
+        m[~np.isfinite(m)] = 0.0
     t = np.subtract(a, m)
     np.exp(t, out=t)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(t, axis=axis))
+    total = np.sum(t, axis=axis)
+    if total.all():
+        out = np.log(total)
+    else:                                     # all -inf slices: log 0 = -inf, without a warning
+        out = np.full(np.shape(total), -np.inf)
+        np.log(total, out=out, where=total > 0)
     return out + np.squeeze(m, axis=axis)
 
 
@@ -170,13 +175,16 @@ class ReducedModel:
         self.cards = {v: cards[v] for v in self.variables}
 
     def graph(self):
-        g = nx.Graph()
-        g.add_nodes_from(self.variables)
-        for scope, _ in self.factors:
-            for i in range(len(scope)):
-                for j in range(i + 1, len(scope)):
-                    g.add_edge(scope[i], scope[j])
-        return g
+        """Interaction graph of the free variables (built once)."""
+        if getattr(self, "_graph", None) is None:
+            g = nx.Graph()
+            g.add_nodes_from(self.variables)
+            for scope, _ in self.factors:
+                for i in range(len(scope)):
+                    for j in range(i + 1, len(scope)):
+                        g.add_edge(scope[i], scope[j])
+            self._graph = g
+        return self._graph
 
 
 def _connected_to(factors, targets):
@@ -418,6 +426,9 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
         for v in nx.topological_sort(model.graph):          # each node's from its parents'
             ancestors[v] = set().union(*([ancestors[u] | {u} for u in model.graph.predecessors(v)] or [set()]))
     p = ReducedModel(model, evidence, cpd_factors=cpd_factors)
+    if cpd_factors is not None and p.evidence:   # reduce by the evidence once, not per query
+        cpd_factors = {v: f.reduce(p.evidence) if set(f.scope) & p.evidence.keys() else f
+                       for v, f in cpd_factors.items()}
     order = _resolve_order(p, order)
     out = {}
     for v, x in p.evidence.items():
