@@ -286,35 +286,14 @@ def mean_field(model, v=None, iterations=100, tol=1e-10, update="sequential", da
     >>> q.converged, bool(q.elbo <= pgm.exact.log_partition(ising)), q.mu[0].round(3).tolist()
     (True, True, [0.114, 0.886])
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1:
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
-    if isinstance(damping, bool) or not isinstance(damping, numbers.Real) or not 0 <= damping < 1:
-        raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    check_settings(iterations, tol, update, damping)
     if isinstance(log_z, bool) or not isinstance(log_z, numbers.Real) or not np.isfinite(log_z):
         raise ValueError(f"log_z must be a finite real number, got {log_z!r}")
     prob = _problem(model, v, evidence)
     factor = isinstance(prob, _FactorProblem)
     mu = prob.init() if init is None else (_check_factor_init(init, prob) if factor else _check_init(init, prob, prob.n))
-    history = [prob.elbo(mu)]
-    converged, it = False, 0
-    for it in range(1, iterations + 1):
-        if update == "sequential":
-            change = max(prob.step(mu, k, damping) for k in prob.blocks)
-        else:
-            new = prob.fixed_point_map(mu)
-            change = max(float(np.max(np.abs(nw - m))) for nw, m in zip(new, mu))
-            mu = [damping * m + (1 - damping) * nw for m, nw in zip(mu, new)]
-            change *= 1 - damping
-        history.append(prob.elbo(mu))
-        if change <= tol:
-            converged = True
-            break
-    residual = max(float(np.max(np.abs(f - m))) for f, m in zip(prob.fixed_point_map(mu), mu))
-    history = np.array(history) - log_z
+    mu, history, it, converged, residual = iterate(prob, mu, iterations, tol, update, damping)
+    history = history - log_z
     elbo = history[-1]
     if prob.one:
         mu = [m[0] for m in mu]
@@ -337,6 +316,41 @@ def _check_factor_init(init, prob):
             raise CardinalityError(f"init[{v!r}] must be a probability vector of length {prob.cards[i]}, got {q!r}")
         out[i] = arr[None, :]
     return out
+
+
+def check_settings(iterations, tol, update, damping):
+    """Validate the iteration settings shared by every mean-field routine."""
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
+    if isinstance(damping, bool) or not isinstance(damping, numbers.Real) or not 0 <= damping < 1:
+        raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+
+
+def iterate(prob, mu, iterations, tol, update, damping):
+    """The mean-field iteration of any problem with ``blocks``, ``step(mu, k, damping)`` (update
+    block ``k`` in place, return its largest change), ``fixed_point_map(mu)`` and ``elbo(mu)``
+    over a list of parameter arrays ``mu``.  Returns ``(mu, ELBO history (array), iterations,
+    converged, residual)``."""
+    history = [prob.elbo(mu)]
+    converged, it = False, 0
+    for it in range(1, iterations + 1):
+        if update == "sequential":
+            change = max(prob.step(mu, k, damping) for k in prob.blocks)
+        else:
+            new = prob.fixed_point_map(mu)
+            change = max(float(np.max(np.abs(nw - m), initial=0.0)) for nw, m in zip(new, mu))
+            mu = [damping * m + (1 - damping) * nw for m, nw in zip(mu, new)]
+            change *= 1 - damping
+        history.append(prob.elbo(mu))
+        if change <= tol:
+            converged = True
+            break
+    residual = max(float(np.max(np.abs(f - m), initial=0.0)) for f, m in zip(prob.fixed_point_map(mu), mu))
+    return mu, np.array(history), it, converged, residual
 
 
 def _check_init(init, prob, n):

@@ -61,7 +61,7 @@ import numpy as np
 
 from ._layered import entropy_bernoulli, sigmoid, softplus
 from .errors import CardinalityError, ConvergenceWarning, ModelError
-from .inference import MeanFieldResult
+from .inference import MeanFieldResult, check_settings, iterate
 from .validation import as_batch, as_float_array
 
 __all__ = [
@@ -70,7 +70,6 @@ __all__ = [
 ]
 
 METHODS = ("fista", "ista")
-UPDATES = ("sequential", "parallel")
 
 
 # ---------------------------------------------------------------------------- validation
@@ -394,20 +393,22 @@ class _BSC:
         self.c = self.b + self.v @ BW - 0.5 * self.a  # input not depending on the other units
         self.k = k
 
-    def fixed_point_map(self, mu):
-        return sigmoid(self.c - mu @ self.G + mu * self.a)
+        self.blocks = range(k)              # the protocol of pgm.inference.iterate: μ = [M]
 
-    def sweep(self, mu, damping):
-        """One sequential sweep in place; returns the largest change."""
-        change = 0.0
-        for i in range(self.k):
-            old = mu[:, i].copy()
-            pre = self.c[:, i] - mu @ self.G[:, i] + self.a[i] * old
-            mu[:, i] = damping * old + (1.0 - damping) * sigmoid(pre)
-            change = max(change, float(np.max(np.abs(mu[:, i] - old), initial=0.0)))
-        return change
+    def fixed_point_map(self, mu):
+        M = mu[0]
+        return [sigmoid(self.c - M @ self.G + M * self.a)]
+
+    def step(self, mu, i, damping):
+        """Update unit ``i`` in place; returns its largest change."""
+        M = mu[0]
+        old = M[:, i].copy()
+        pre = self.c[:, i] - M @ self.G[:, i] + self.a[i] * old
+        M[:, i] = damping * old + (1.0 - damping) * sigmoid(pre)
+        return float(np.max(np.abs(M[:, i] - old), initial=0.0))
 
     def elbo(self, mu):
+        mu = mu[0]
         r = self.v - mu @ self.W.T
         quad = (r * r) @ self.beta + (mu * (1.0 - mu)) @ self.a
         const = 0.5 * float(np.sum(np.log(self.beta / (2.0 * np.pi))))
@@ -443,7 +444,7 @@ def binary_sparse_coding_elbo(v, mu, W, b, beta):
     """
     prob = _BSC(v, W, b, beta)
     m = _check_mu(mu, prob, "mu")
-    out = prob.elbo(m)
+    out = prob.elbo([m])
     return float(out[0]) if prob.one else out
 
 
@@ -505,32 +506,11 @@ def binary_sparse_coding_mean_field(v, W, b, beta, damping=0.0, iterations=500, 
     >>> r.converged, r.residual < 1e-8, bool(r.mu[0] > 0.9 > 0.1 > r.mu[1])   # atom 0 explains v
     (True, True, True)
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1:
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
-    if isinstance(damping, bool) or not isinstance(damping, numbers.Real) or not 0 <= damping < 1:
-        raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    check_settings(iterations, tol, update, damping)
     prob = _BSC(v, W, b, beta)
     n = prob.v.shape[0]
     mu = np.tile(sigmoid(prob.b), (n, 1)) if init is None else _check_mu(init, prob, "init")
-    history = [prob.elbo(mu)]
-    converged, it = False, 0
-    for it in range(1, iterations + 1):
-        if update == "sequential":
-            change = prob.sweep(mu, damping)
-        else:
-            new = damping * mu + (1.0 - damping) * prob.fixed_point_map(mu)
-            change = float(np.max(np.abs(new - mu), initial=0.0))
-            mu = new
-        history.append(prob.elbo(mu))
-        if change <= tol:
-            converged = True
-            break
-    residual = float(np.max(np.abs(prob.fixed_point_map(mu) - mu), initial=0.0))
-    history = np.array(history)
+    (mu,), history, it, converged, residual = iterate(prob, [mu], iterations, tol, update, damping)
     elbo = history[-1]
     if warn and not converged:
         warnings.warn(f"binary sparse coding mean field ({update}, damping={damping:g}) did not meet "
