@@ -34,8 +34,6 @@ import warnings
 
 import numpy as np
 
-from . import _bp_pairwise
-from ._bp_kernels import beliefs, run_parallel, run_residual
 from .errors import ConvergenceWarning, EvidenceError
 from .exact import ReducedModel
 
@@ -114,6 +112,8 @@ class _Graph:
     def run(self, mode, damping, max_iter, tol, schedule):
         """Messages to convergence; returns ``(iterations, residual, log beliefs per variable,
         Bethe free energy or None)``."""
+        from ._bp_kernels import beliefs, run_parallel, run_residual   # numba: loaded on first use
+
         m = 1 if mode == "max" else 0
         f2v = np.zeros(int(self.moff[-1]))
         v2f = np.zeros_like(f2v)
@@ -190,6 +190,8 @@ def belief_propagation(model, evidence=None, mode="sum", damping=0.0, schedule="
     problem = ReducedModel(model, evidence)
     if problem.const == -math.inf:
         raise EvidenceError(f"the evidence {problem.evidence} has probability zero")
+    from . import _bp_pairwise            # numba: loaded on first use, not with ``import pgm``
+
     if schedule == "parallel" and _bp_pairwise.applies(problem):
         binary = all(problem.cards[v] == 2 for v in problem.variables)
         g = (_bp_pairwise.BinaryPairwiseGraph if binary else _bp_pairwise.PairwiseGraph)(problem)
