@@ -11,13 +11,17 @@ the classic greedy heuristics (Koller & Friedman, *Probabilistic Graphical Model
 
 Ties are broken by the node's position in ``graph.nodes`` so every order is deterministic.
 Scores are updated incrementally (only the two-hop neighbourhood of an eliminated node can
-change), so orders for graphs of thousands of nodes take milliseconds to seconds.
+change).  Graphs of up to :data:`DENSE_UP_TO` nodes are ordered by compiled kernels on a dense
+adjacency matrix (:mod:`pgm._order_kernels`; the same orders, tens of times faster, which matters
+when a large Bayesian network is queried one variable at a time); larger ones by the pure-Python
+loop, in milliseconds to seconds for thousands of nodes.
 """
 
 import heapq
 import math
 
 import networkx as nx
+import numpy as np
 
 __all__ = [
     "HEURISTICS",
@@ -31,6 +35,49 @@ __all__ = [
 ]
 
 HEURISTICS = ("min_fill", "weighted_min_fill", "min_degree", "min_weight")
+
+#: graphs with at most this many nodes are ordered by the compiled kernels on a dense adjacency
+#: matrix (same orders, ~50× faster); larger ones by the incremental pure-Python loop
+DENSE_UP_TO = 2048
+
+
+class _Dense:
+    """A graph as a boolean adjacency matrix plus cardinalities, for the compiled kernels."""
+
+    def __init__(self, graph, cardinalities):
+        self.nodes = list(graph.nodes)
+        index = {v: i for i, v in enumerate(self.nodes)}
+        self.index = index
+        n = len(self.nodes)
+        self.adj = np.zeros((n, n), dtype=np.bool_)
+        if graph.number_of_edges():
+            e = np.array([(index[a], index[b]) for a, b in graph.edges if a != b], dtype=np.int64).reshape(-1, 2)
+            self.adj[e[:, 0], e[:, 1]] = True
+            self.adj[e[:, 1], e[:, 0]] = True
+        self.card = np.array([float(cardinalities.get(v, 2)) for v in self.nodes])
+
+    def order(self, heuristic, nodes=None):
+        from ._order_kernels import HEURISTIC_CODES, greedy_order
+
+        todo = np.ones(len(self.nodes), dtype=np.bool_)
+        if nodes is not None:
+            todo[:] = False
+            todo[[self.index[v] for v in nodes]] = True
+        return [self.nodes[i] for i in greedy_order(self.adj, self.card, todo, HEURISTIC_CODES[heuristic])]
+
+    def cost(self, order):
+        from ._order_kernels import order_cost as kernel
+
+        total, largest = kernel(self.adj, self.card, np.array([self.index[v] for v in order], dtype=np.int64))
+        return _exact_int(total), _exact_int(largest)
+
+
+def _exact_int(x):
+    return int(x) if x < 2.0**53 else x
+
+
+def _dense(graph, cardinalities):
+    return _Dense(graph, cardinalities or {}) if graph.number_of_nodes() <= DENSE_UP_TO else None
 
 
 def _score(heuristic, v, adj, card):
@@ -78,13 +125,21 @@ def elimination_order(graph, heuristic="min_fill", cardinalities=None, nodes=Non
         raise ValueError(f"unknown elimination heuristic {heuristic!r}; expected one of {HEURISTICS}")
     cardinalities = cardinalities or {}
 
+    if nodes is not None:
+        unknown = set(nodes) - set(graph.nodes)
+        if unknown:
+            raise ValueError(f"nodes {sorted(map(repr, unknown))} are not in the graph")
+    dense = _dense(graph, cardinalities)
+    if dense is not None:
+        return dense.order(heuristic, nodes)
+    return _python_order(graph, heuristic, cardinalities, nodes)
+
+
+def _python_order(graph, heuristic, cardinalities, nodes):
     card = {u: cardinalities.get(u, 2) for u in graph.nodes}
     rank = {v: i for i, v in enumerate(graph.nodes)}
     adj = {v: set(graph.adj[v]) - {v} for v in graph.nodes}
     todo = set(graph.nodes) if nodes is None else set(nodes)
-    unknown = todo - set(adj)
-    if unknown:
-        raise ValueError(f"nodes {sorted(map(repr, unknown))} are not in the graph")
     current = {v: _score(heuristic, v, adj, card) for v in todo}
     heap = [(s, rank[v], v) for v, s in current.items()]
     heapq.heapify(heap)
@@ -184,9 +239,13 @@ def bandwidth_order(graph):
 def order_cost(graph, order, cardinalities=None):
     """Total and largest number of table entries of the clusters created by ``order``."""
     cardinalities = cardinalities or {}
-    clusters, _ = eliminate_symbolically(graph, order)
-    sizes = [math.prod(cardinalities.get(u, 2) for u in c) for c in clusters]
-    return sum(sizes), max(sizes, default=1)
+    order = list(order)
+    dense = _dense(graph, cardinalities)
+    if dense is None or len(set(order)) != len(order) or not set(order) <= dense.index.keys():
+        clusters, _ = eliminate_symbolically(graph, order)   # (raises on a bad order)
+        sizes = [math.prod(cardinalities.get(u, 2) for u in c) for c in clusters]
+        return sum(sizes), max(sizes, default=1)
+    return dense.cost(order)
 
 
 #: an order whose tables hold at most this many entries in total is taken without comparing
@@ -202,6 +261,7 @@ def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_
     When ``nodes`` is given only those are eliminated; the order then lists only them.  The
     first candidate is taken at once when its tables total at most :data:`CHEAP_ENOUGH` entries.
     """
+    dense = _dense(graph, cardinalities)
     best = None
     for name in candidates:
         if name == "bandwidth" and graph.number_of_nodes() < BANDWIDTH_FROM:
@@ -213,9 +273,11 @@ def best_order(graph, cardinalities=None, nodes=None, candidates=("weighted_min_
                 # eliminating a subset in bandwidth order: valid, though maybe not ideal
             else:
                 order = bandwidth_order(graph)
+        elif dense is not None:
+            order = dense.order(name, nodes)
         else:
-            order = elimination_order(graph, name, cardinalities, nodes)
-        total, largest = order_cost(graph, order, cardinalities)
+            order = _python_order(graph, name, cardinalities or {}, nodes)
+        total, largest = dense.cost(order) if dense is not None else order_cost(graph, order, cardinalities)
         if best is None and total <= CHEAP_ENOUGH:
             return order
         if best is None or (total, largest) < best[0]:

@@ -88,17 +88,16 @@ def _limit(memory_limit):
 def _lse(a, axis):
     """log Σ exp(a) over ``axis`` with ``-inf`` handled (an all ``-inf`` slice gives ``-inf``)."""
     m = np.max(a, axis=axis, keepdims=True)
-    if not np.isfinite(m).all():
-        m[~np.isfinite(m)] = 0.0
+    finite = np.isfinite(m)
+    if not finite.all():
+        m[~finite] = 0.0
     t = np.subtract(a, m)
     np.exp(t, out=t)
-    total = np.sum(t, axis=axis)
-    if total.all():
+    total = t.sum(axis=axis)
+    with np.errstate(divide="ignore"):        # all -inf slices: log 0 = -inf
         out = np.log(total)
-    else:                                     # all -inf slices: log 0 = -inf, without a warning
-        out = np.full(np.shape(total), -np.inf)
-        np.log(total, out=out, where=total > 0)
-    return out + np.squeeze(m, axis=axis)
+    out += m.reshape(out.shape)
+    return out
 
 
 def _align(arr, scope, target, cards):
@@ -190,15 +189,21 @@ class ReducedModel:
 def _connected_to(factors, targets):
     """The factors in the connected components (of the variable–factor incidence) that contain
     one of ``targets``."""
-    g = nx.Graph()
-    g.add_nodes_from(targets)
+    touching = {}
     for k, (scope, _) in builtins.enumerate(factors):
-        g.add_edges_from((("f", k), v) for v in scope)
-    reach = set()
-    for t in targets:
-        if t not in reach:
-            reach |= nx.node_connected_component(g, t)
-    return [f for k, f in builtins.enumerate(factors) if ("f", k) in reach]
+        for v in scope:
+            touching.setdefault(v, []).append(k)
+    seen_vars, seen = set(targets), set()
+    stack = list(targets)
+    while stack:
+        for k in touching.get(stack.pop(), ()):
+            if k not in seen:
+                seen.add(k)
+                for u in factors[k][0]:
+                    if u not in seen_vars:
+                        seen_vars.add(u)
+                        stack.append(u)
+    return [f for k, f in builtins.enumerate(factors) if k in seen]
 
 
 def _resolve_order(problem, order, keep=()):
@@ -407,9 +412,10 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
     Bayesian networks whose calibrated clique tree would hold a table of more than
     :data:`PER_NODE_ABOVE` entries are answered one variable at a time instead, each query on
     its requisite sub-network (ancestors of the variable and the evidence, pruned to what
-    connects them; see :class:`ReducedModel`) — what makes large networks such as *munin1* fast
-    (calibrating the largest sub-networks instead, to answer several variables at once, was
-    measured twice as slow there).
+    connects them; see :class:`ReducedModel`) — what makes large networks such as *munin1* fast.
+    Variables whose requisite sub-networks coincide (those among the ancestors of the evidence)
+    share one calibrated clique tree of that sub-network (calibrating the largest sub-networks,
+    to answer all their variables at once, was measured twice as slow).
 
     Examples
     --------
@@ -435,11 +441,31 @@ def marginals(model, evidence=None, order=None, memory_limit=None):
         out[v] = np.zeros(p.all_cards[v])
         out[v][x] = 1.0
     if p.directed and order_cost(p.graph(), order, p.cards)[1] > PER_NODE_ABOVE:
-        for v in p.variables:               # each on its own requisite sub-network
-            out[v] = _query(model, [v], p.evidence, None, memory_limit, cpd_factors, ancestors)
+        out.update(_per_variable(model, p, memory_limit, cpd_factors, ancestors))
     else:
         out.update(_calibrated(p, order, memory_limit))
     return {v: out[v] for v in p.all_variables}
+
+
+def _per_variable(model, p, memory_limit, cpd_factors, ancestors):
+    """Marginals of the free variables of ``p``, each from its requisite sub-network; the
+    variables whose sub-networks coincide (those among the ancestors of the evidence, typically)
+    share one calibrated clique tree."""
+    groups = {}
+    for v in p.variables:
+        r = ReducedModel(model, p.evidence, targets=[v], conditional=True, cpd_factors=cpd_factors,
+                         ancestors=ancestors)
+        groups.setdefault(frozenset(r.variables), []).append((v, r))
+    out = {}
+    for members in groups.values():
+        r = members[0][1]
+        if len(members) > 1:
+            beliefs = _calibrated(r, _resolve_order(r, None), memory_limit)
+            out.update((v, beliefs[v]) for v, _ in members)
+        else:
+            v = members[0][0]
+            out[v] = _joint(r, [v], None, memory_limit)
+    return out
 
 
 def _calibrated(p, order, memory_limit):
@@ -478,10 +504,14 @@ def query(model, variables, evidence=None, order=None, memory_limit=None):
     return _query(model, _list_of(variables), evidence, order, memory_limit)
 
 
-def _query(model, variables, evidence, order, memory_limit, cpd_factors=None, ancestors=None):
-    p = ReducedModel(model, evidence, targets=variables, conditional=True, cpd_factors=cpd_factors,
-                     ancestors=ancestors)
+def _query(model, variables, evidence, order, memory_limit):
+    p = ReducedModel(model, evidence, targets=variables, conditional=True)
     check_variables(variables, {v: i for i, v in builtins.enumerate(p.all_variables)})
+    return _joint(p, variables, order, memory_limit)
+
+
+def _joint(p, variables, order, memory_limit):
+    """Normalised joint table of ``variables`` in the reduced model ``p``."""
     free_q = [v for v in variables if v not in p.evidence]
     size = math.prod(p.cards[v] for v in free_q)
     limit, why = _limit(memory_limit)

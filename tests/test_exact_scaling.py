@@ -57,8 +57,11 @@ def test_munin1_with_evidence_on_four_leaves():
     assert all(abs(m.sum() - 1) < 1e-9 and np.all(m >= 0) for m in marg.values())
     for v in leaves:
         assert marg[v][0] == 1.0
-    v = bn.variables[7]
-    np.testing.assert_allclose(pgm.exact.query(bn, [v], evidence=ev), marg[v], atol=1e-12)
+    # marginals share a calibrated tree among variables with the same requisite sub-network
+    # (the ancestors of the evidence) and run one query for each of the others: both kinds agree
+    # with single queries
+    for v in bn.variables[:: 12]:
+        np.testing.assert_allclose(pgm.exact.query(bn, [v], evidence=ev), marg[v], atol=1e-12)
 
 
 def test_default_memory_limit_follows_available_memory(monkeypatch):
