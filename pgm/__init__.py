@@ -22,6 +22,7 @@ from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
 from .mlp import MLPEnergy
+from .network import Network
 from . import inference, map_search, sparse_coding, toy
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
     "read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map", "read_bif",
     "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "map_search", "sparse_coding",
-    "GaussianEnergy", "MLPEnergy", "toy",
+    "GaussianEnergy", "MLPEnergy", "Network", "toy",
 ]
 
 __version__ = "0.1.0"

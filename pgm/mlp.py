@@ -30,64 +30,12 @@ import numpy as np
 
 from ._validation import as_batch, as_float_array, row_weights
 from .errors import CardinalityError, ModelError
+from .network import ACTIVATIONS, Network
 
 __all__ = ["MLPEnergy", "ACTIVATIONS"]
 
 #: rows × inputs × widest layer handled at once by the tangent propagation (bounds memory)
 _CHUNK_ELEMENTS = 2**22
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _softplus(z, order):
-    s = _sigmoid(z)
-    out = [np.logaddexp(0.0, z), s]
-    if order >= 2:
-        ds = s * (1.0 - s)
-        out.append(ds)
-        if order >= 3:
-            out.append(ds * (1.0 - 2.0 * s))
-    return out
-
-
-def _tanh(z, order):
-    t = np.tanh(z)
-    d1 = 1.0 - t * t
-    out = [t, d1]
-    if order >= 2:
-        out.append(-2.0 * t * d1)
-        if order >= 3:
-            out.append(d1 * (6.0 * t * t - 2.0))
-    return out
-
-
-def _logistic(z, order):
-    s = _sigmoid(z)
-    d1 = s * (1.0 - s)
-    out = [s, d1]
-    if order >= 2:
-        out.append(d1 * (1.0 - 2.0 * s))
-        if order >= 3:
-            out.append(d1 * (1.0 - 6.0 * s + 6.0 * s * s))
-    return out
-
-
-def _swish(z, order):
-    s = _sigmoid(z)
-    d1 = s * (1.0 - s)
-    out = [z * s, s + z * d1]
-    if order >= 2:
-        d2 = d1 * (1.0 - 2.0 * s)
-        out.append(2.0 * d1 + z * d2)
-        if order >= 3:
-            out.append(3.0 * d2 + z * d1 * (1.0 - 6.0 * s + 6.0 * s * s))
-    return out
-
-
-#: activation name → function ``(z, order) -> [σ, σ', …, σ^(order)]`` (``order`` ≥ 1)
-ACTIVATIONS = {"softplus": _softplus, "tanh": _tanh, "sigmoid": _logistic, "swish": _swish}
 
 
 class MLPEnergy:
@@ -149,10 +97,10 @@ class MLPEnergy:
         self.quadratic, self._domain = float(quadratic), domain
         self._act = ACTIVATIONS[activation]
         rng = np.random.default_rng(seed)
-        sizes = (self.dim,) + self.hidden
-        self.weights = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(self.dtype)
-                        for a, b in zip(sizes[:-1], sizes[1:])]
-        self.biases = [np.zeros(b, dtype=self.dtype) for b in self.hidden]
+        #: the hidden stack ``h_L(x)`` (a :class:`pgm.Network` whose layers all use ``activation``)
+        self.net = Network((self.dim,) + self.hidden, activation=activation, output=activation, seed=rng,
+                           dtype=self.dtype)
+        self.weights, self.biases = self.net.weights, self.net.biases
         self.readout = (rng.standard_normal(self.hidden[-1]) / np.sqrt(self.hidden[-1])).astype(self.dtype)
         self.offset = np.zeros((), dtype=self.dtype)
 
@@ -285,10 +233,7 @@ class MLPEnergy:
     def energy(self, x):
         """``E(x)`` for each row: shape ``(n,)`` (a scalar for one row ``(d,)``)."""
         x, one = self._batch(x)
-        a = x
-        for W, b in zip(self.weights, self.biases):
-            a = self._act(a @ W + b, 0)[0]
-        e = a @ self.readout + self.offset
+        e = self.net.forward(x) @ self.readout + self.offset
         if self.quadratic:
             e = e + 0.5 * self.quadratic * np.einsum("ij,ij->i", x, x)
         return e[0] if one else e

@@ -37,8 +37,9 @@ def _parametric_kinds():
     """Models saved as constructor settings (JSON) + parameter arrays: kind → class."""
     from ..gaussian import GaussianEnergy
     from ..mlp import MLPEnergy
+    from ..network import Network
 
-    return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy}
+    return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network}
 
 
 def _save_parametric(model, path):
