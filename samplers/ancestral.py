@@ -1,8 +1,12 @@
-"""Ancestral sampling and likelihood weighting for Bayesian networks (SPEC.md §1, §2).
+"""Ancestral sampling and likelihood weighting for Bayesian networks (SPEC.md §1, §2) and for
+the directed generative models of SPEC.md §5 (sigmoid belief nets, FVSBN, NADE, VAE).
 
 Ancestral sampling visits the nodes in topological order and draws each from its conditional
 given the already-drawn parents — vectorised over all samples at once (one inverse-CDF lookup
-per node).  Likelihood weighting clamps the evidence nodes and accumulates
+per node).  A directed generative model (``pgm.SigmoidBeliefNet``, ``pgm.NADE``, …) says what
+noise one pass needs (``noise_shapes(n)``: ``{"uniform": shape, "normal": shape}``) and turns
+that noise into samples deterministically (``ancestral_pass(noise, layers=False)``); the noise
+is drawn here, from the caller's seed.  Likelihood weighting clamps the evidence nodes and accumulates
 ``log w = Σ_{e ∈ evidence} log p(e | pa(e))``, an importance sampler whose self-normalised
 estimates are consistent for any evidence.
 """
@@ -43,20 +47,25 @@ def _run(bn, n, rng, evidence):
     return out, log_w
 
 
-def ancestral(bn, n, seed=None):
-    """Draw ``n`` independent samples of a Bayesian network.
+def ancestral(bn, n, seed=None, layers=False):
+    """Draw ``n`` independent samples of a Bayesian network or a directed generative model.
 
     Parameters
     ----------
-    bn : pgm.BayesianNetwork
+    bn : pgm.BayesianNetwork or a directed generative model
+        A model with ``noise_shapes`` / ``ancestral_pass`` (``pgm.SigmoidBeliefNet``,
+        ``pgm.FVSBN``, ``pgm.NADE``, ``pgm.VAE``).
     n : int
     seed : int, numpy.random.Generator or None
+    layers : bool
+        Layered models only: return every layer ``[v, h¹, …, h^L]`` instead of ``v``.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(n, bn.n_variables)``, columns in ``bn.variables`` order; int64 state indices
-        when every node is discrete, float64 otherwise.
+        when every node is discrete, float64 otherwise.  Directed generative models: float64
+        visible samples ``(n, n_visible)``.
 
     Examples
     --------
@@ -65,8 +74,27 @@ def ancestral(bn, n, seed=None):
     >>> x.shape
     (1000, 8)
     """
+    if hasattr(bn, "ancestral_pass") and not isinstance(bn, BayesianNetwork):
+        return _directed(bn, n, seed, layers)
+    if layers:
+        raise TypeError("layers=True is for layered directed models (pgm.SigmoidBeliefNet)")
     _check(bn, n)
     return _run(bn, n, np.random.default_rng(seed), {})[0]
+
+
+def _directed(model, n, seed, layers):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"number of samples must be an integer >= 1, got {n!r}")
+    rng = np.random.default_rng(seed)
+    noise = {}
+    for kind, shape in sorted(model.noise_shapes(int(n)).items()):
+        if kind == "uniform":
+            noise[kind] = rng.random(shape)
+        elif kind == "normal":
+            noise[kind] = rng.standard_normal(shape)
+        else:
+            raise TypeError(f"{type(model).__name__}.noise_shapes names unknown noise {kind!r}")
+    return model.ancestral_pass(noise, layers=layers) if layers else model.ancestral_pass(noise)
 
 
 def likelihood_weighting(bn, n, evidence, seed=None):
