@@ -100,10 +100,14 @@ class Objective:
     own_params : dict
         Parameters that the objective learns besides the model's (NCE's ``c``); gradients for
         them come under the keys ``"objective." + name``.
+    requires : tuple of str
+        Model members the objective uses besides ``params`` / ``set_params``.
     """
 
     data_kind = None
     has_loss = False
+    #: model members the objective uses besides ``params`` / ``set_params`` (checked by ``fit``)
+    requires = ("free_energy", "grad_free_energy")
 
     def __init__(self):
         self.own_params = {}

@@ -239,7 +239,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
 
     Parameters
     ----------
-    model : a learnable model (``params``, ``set_params``, ``free_energy``, ``grad_free_energy``)
+    model : a learnable model (``params``, ``set_params`` and what the objective requires —
+        ``free_energy``, ``grad_free_energy`` for the energy-based objectives)
         e.g. :class:`pgm.BoltzmannMachine` (fully visible), :class:`pgm.RBM`,
         :class:`pgm.GaussianEnergy`.
     data : array_like (n_samples, n_features)
@@ -299,9 +300,10 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"objective must be an estimators objective (CD, PCD, ExactML, ...), got {type(objective).__name__}")
-    for attr in ("params", "set_params", "free_energy", "grad_free_energy"):
+    for attr in ("params", "set_params", *objective.requires):
         if not hasattr(model, attr):
-            raise TypeError(f"{type(model).__name__} is not a learnable model: it has no {attr}")
+            raise TypeError(f"{type(model).__name__} is not a model {type(objective).__name__} can "
+                            f"train: it has no {attr}")
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
     if not (hasattr(optimizer, "step") or getattr(optimizer, "full_batch", False)):
         raise TypeError(f"optimizer must be an estimators optimiser (SGD, Adam, LBFGS), got {type(optimizer).__name__}")
