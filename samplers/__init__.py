@@ -14,6 +14,7 @@
 from .ais import AISResult, ais, linear_betas, sigmoid_betas
 from .ais_rbm import base_rate, salakhutdinov_murray_betas
 from .ancestral import ancestral, likelihood_weighting
+from .bounds import dbn_log_likelihood
 from .annealing import AnnealingResult, annealing_betas, simulated_annealing
 from .ratios import bridge_sampling, importance_sampling, log_likelihood
 from .results import ChainState, Samples
@@ -24,4 +25,4 @@ from .simulated_tempering import simulated_tempering
 from .tempering import geometric_betas
 from .threads import threads
 
-__all__ = ["Kernel", "register_kernel", "simulated_annealing", "annealing_betas", "AnnealingResult", "base_rate", "salakhutdinov_murray_betas", "simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "CONTINUOUS_METHODS", "ancestral", "likelihood_weighting", "threads"]
+__all__ = ["Kernel", "register_kernel", "simulated_annealing", "annealing_betas", "AnnealingResult", "base_rate", "salakhutdinov_murray_betas", "simulated_tempering", "importance_sampling", "bridge_sampling", "log_likelihood", "ais", "AISResult", "linear_betas", "sigmoid_betas", "sample", "parallel_tempering", "geometric_betas", "Samples", "ChainState", "METHODS", "CONTINUOUS_METHODS", "ancestral", "likelihood_weighting", "dbn_log_likelihood", "threads"]
