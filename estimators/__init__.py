@@ -11,6 +11,8 @@ training loop, callbacks and checkpoints.
 * :func:`fit` (:mod:`estimators.training`) with :class:`History`, :class:`Checkpoint`,
   :func:`load_checkpoint`; callbacks :class:`PseudoLogLikelihood`, :class:`ReconstructionError`,
   :class:`AISLogLikelihood`.
+* Directed and neural generative models (SPEC.md §5): :class:`MaximumLikelihood` (exact
+  likelihood: :class:`pgm.FVSBN`, :class:`pgm.NADE`).
 * :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
 * Bayesian-network parameters (:mod:`estimators.em`): :func:`fit_counts` (complete data,
   Dirichlet pseudo-counts) and :func:`EM` (missing / latent values, exact batched E-step);
@@ -40,6 +42,7 @@ from .em import EM, EMResult, fit_counts
 from .gmm import GaussianMixtureResult, gaussian_mixture_em
 from .greedy import pretrain_greedy
 from .variational import VariationalPCD
+from .likelihood import MaximumLikelihood
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -54,4 +57,5 @@ __all__ = [
     "BernoulliRBM",
     "dictionary_learning", "DictionaryResult",
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
+    "MaximumLikelihood",
 ]

@@ -68,7 +68,12 @@ def apply_update(model, objective, new, where, owned=False, finite=()):
         raise
 
 
-def check_finite(grads, where):
+def check_finite(grads, where, stats=None):
+    """``FloatingPointError`` naming ``where`` for a non-finite gradient or loss."""
+    loss = (stats or {}).get("loss")
+    if loss is not None and not np.isfinite(loss):
+        raise FloatingPointError(f"the loss {where} is {float(loss)!r}; training diverged "
+                                 "(lower the learning rate)")
     for k, g in grads.items():
         if not np.all(np.isfinite(g)):
             raise FloatingPointError(f"the gradient of {k!r} {where} is not finite; training diverged "

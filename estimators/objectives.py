@@ -128,11 +128,11 @@ class Objective:
         returns the monitoring values.  :func:`estimators.fit` calls this for every minibatch;
         an objective may fuse the three (:class:`PCD` does on float64 binary RBMs).
 
-        Raises ``FloatingPointError`` for a non-finite gradient and
+        Raises ``FloatingPointError`` for a non-finite gradient or loss and
         :class:`pgm.errors.ModelError` for refused parameters (``where`` names the step); the
         model then keeps its old parameters."""
         grads, stats = self._grad(model, x, rng)
-        check_finite(grads, where)
+        check_finite(grads, where, stats)
         new = optimizer.step(param_view(model, self), grads)
         apply_update(model, self, new, where, owned=fresh_results(optimizer))
         return stats

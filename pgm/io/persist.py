@@ -37,9 +37,11 @@ def _parametric_kinds():
     """Models saved as constructor settings (JSON) + parameter arrays: kind → class."""
     from ..gaussian import GaussianEnergy
     from ..mlp import MLPEnergy
+    from ..autoregressive import FVSBN, NADE
     from ..network import Network
 
-    return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network}
+    return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network,
+            "FVSBN": FVSBN, "NADE": NADE}
 
 
 def _save_parametric(model, path):
