@@ -49,6 +49,8 @@ class Evaluator:
     ----------
     model : continuous energy model (``energy``, ``grad_x``, optional ``energy_and_grad``)
     need_grad : bool
+    free : ndarray (d,) of 0/1, optional
+        Multiplies every gradient: zero on clamped variables, which then feel no force.
 
     Attributes
     ----------
@@ -58,8 +60,9 @@ class Evaluator:
         Rows evaluated so far (an ``energy_and_grad`` row counts once in each).
     """
 
-    def __init__(self, model, need_grad):
+    def __init__(self, model, need_grad, free=None):
         self.model = model
+        self.free = free
         self.name = type(model).__name__
         self.need_grad = need_grad
         self.both = getattr(model, "energy_and_grad", None) if need_grad else None
@@ -89,6 +92,8 @@ class Evaluator:
             G = np.asarray(G, dtype=np.float64)
             if G.shape != (n, d):
                 self._fail(f"{self.name}.grad_x returned shape {G.shape}, expected ({n}, {d})")
+            if self.free is not None:
+                G = np.where(self.free > 0, G, 0.0)
             self.n_grad += n
         bad = np.isnan(E) | (E == -np.inf)
         if bad.any():

@@ -33,13 +33,13 @@ other chains), and ``init=samples.final_state`` continues a run exactly.
 ``evidence`` (``{visible index: value}``) and ``include_hidden``.
 """
 
-import numbers
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from pgm.errors import EvidenceError, ModelError, UnknownVariableError
+from pgm.errors import EvidenceError, ModelError
 
+from ._clamp import unit_evidence
 from ._kernel import Kernel, check_streams, register
 from ._layered_kernels import bernoulli_block, gaussian_block, sbn_site_gibbs
 from ._rng import make_rng_state
@@ -267,19 +267,7 @@ _ENGINES = {"rbm": _BinaryEngine, "dbm": _BinaryEngine, "gbrbm": _GaussianEngine
 def _check_evidence(model, evidence):
     if evidence is None:
         evidence = getattr(model, "evidence", None) or {}
-    if not isinstance(evidence, dict):
-        raise TypeError(f"evidence must be a dict {{visible index: value}}, got {type(evidence).__name__}")
-    n_v, binary = model.layer_sizes[0], model.layer_kinds[0] == "binary"
-    out = {}
-    for i, x in evidence.items():
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < n_v:
-            raise UnknownVariableError(f"evidence names {i!r}; expected a visible unit index in 0..{n_v - 1}")
-        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x):
-            raise EvidenceError(f"evidence value for visible unit {i} must be a finite number, got {x!r}")
-        if binary and x not in (0, 1):
-            raise EvidenceError(f"evidence value for visible unit {i} must be 0 or 1 (binary units), got {x!r}")
-        out[int(i)] = float(x)
-    return out
+    return unit_evidence(evidence, model.layer_sizes[0], model.layer_kinds[0] == "binary")
 
 
 def _split(x, sizes):

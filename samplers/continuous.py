@@ -87,6 +87,7 @@ from pgm.errors import ModelError
 from pgm.spin import PairwiseModel
 
 from ._continuous_kernels import draw_normal_uniform
+from ._clamp import apply, unit_evidence
 from ._continuous_moves import Evaluator, hmc, initial_step_size, langevin, mh
 from ._kernel import Kernel, check_streams, register
 from ._rng import make_rng_state
@@ -248,7 +249,9 @@ class ContinuousMCMC(Kernel):
     standard deviation (mh)), ``n_leapfrog`` (HMC, default 10), ``target_accept`` (dual-averaging
     target: hmc 0.8, mala/langevin 0.574, mh 0.234), ``adapt_step_size`` (default True),
     ``jitter`` (in [0, 1): per-transition step-size jitter, default 0.5 for hmc, 0 otherwise),
-    ``mass`` (diagonal HMC mass, identity by default).  ``init`` may be ``(chains, dim)`` or
+    ``mass`` (diagonal HMC mass, identity by default), ``evidence`` (``{variable index: value}``:
+    those variables are clamped — no momentum, noise or force on them — so the chains sample
+    the conditional of the free variables; inpainting).  ``init`` may be ``(chains, dim)`` or
     ``(dim,)`` (default ``model.initial_points(chains, rng)`` or ``N(0, I)`` draws).
 
     ``Samples.info`` adds ``step_size`` (final, per chain), ``initial_step_size``,
@@ -270,7 +273,7 @@ class ContinuousMCMC(Kernel):
     name = "continuous"
     family = "continuous energy models"
     methods = CONTINUOUS_METHODS
-    options = ("step_size", "n_leapfrog", "target_accept", "adapt_step_size", "jitter", "mass")
+    options = ("step_size", "n_leapfrog", "target_accept", "adapt_step_size", "jitter", "mass", "evidence")
     sample_stats = ("lp", "acceptance_rate", "step_size", "diverging", "energy", "n_steps")
     chunk_steps = 100
 
@@ -279,9 +282,14 @@ class ContinuousMCMC(Kernel):
         return is_continuous(model)
 
     def __init__(self, model, method, step_size=None, n_leapfrog=None, target_accept=None,
-                 adapt_step_size=True, jitter=None, mass=None):
+                 adapt_step_size=True, jitter=None, mass=None, evidence=None):
         super().__init__(model, method)
         self.dim = d = _dim(model)
+        self.clamp = unit_evidence(evidence, d, binary=False, what="variable")
+        self.free = None
+        if self.clamp:
+            self.free = np.ones(d)
+            self.free[list(self.clamp)] = 0.0
         if not isinstance(adapt_step_size, bool):
             raise TypeError(f"adapt_step_size must be True or False, got {adapt_step_size!r}")
         self.target = TARGET_ACCEPT[method] if target_accept is None else \
@@ -302,7 +310,7 @@ class ContinuousMCMC(Kernel):
             inv_mass, sqrt_mass = 1.0 / m, np.sqrt(m)
         self.user_step_size = step_size
         self.adapt = adapt_step_size and not (method == "langevin" and step_size is not None)
-        self.ev = ev = Evaluator(model, need_grad=method != "mh")
+        self.ev = ev = Evaluator(model, need_grad=method != "mh", free=self.free)
         if method == "hmc":
             self.move = functools.partial(hmc, ev, n_leapfrog=self.n_leapfrog, inv_mass=inv_mass,
                                           sqrt_mass=sqrt_mass)
@@ -326,11 +334,11 @@ class ContinuousMCMC(Kernel):
             if start.swap_rng_state is not None:
                 raise ModelError("a tempered ChainState can not continue a continuous sampler")
             rng = check_streams(start.rng_state, chains)
-            x = _initial_points(self.model, start.x, chains, d, None)
+            x = apply(_initial_points(self.model, start.x, chains, d, None), self.clamp, True, "ChainState.x")
             if start.step_size is not None:
                 saved_eps = _positive(start.step_size, "ChainState.step_size", chains)
         else:
-            x = _initial_points(self.model, init, chains, d, start.initial)
+            x = apply(_initial_points(self.model, init, chains, d, start.initial), self.clamp, init is not None)
             rng = make_rng_state(start.streams, chains)
         ev.where = "initial state"
         E, G = ev(x)
@@ -342,12 +350,14 @@ class ContinuousMCMC(Kernel):
         else:
             ev.where = "initial step-size search"
             z, _ = draw_normal_uniform(rng, d, 2)
-            eps = initial_step_size(self.search_move, x, E, G, z)
+            eps = initial_step_size(self.search_move, x, E, G, z if self.free is None else z * self.free)
         self.eps0 = eps
         return ContinuousState(x, E, G, eps, rng)
 
     def _step(self, state, eps):
         z, u = draw_normal_uniform(state.rng, self.dim, 2)
+        if self.free is not None:               # clamped variables get no noise (and no force)
+            z *= self.free
         used = eps * (1.0 + self.jitter * (2.0 * u[:, 0] - 1.0)) if self.jitter else eps
         return self.move(state.x, state.energy, state.grad, used, z, u[:, 1]), used
 
@@ -401,6 +411,7 @@ class ContinuousMCMC(Kernel):
     def info(self, state):
         ev = self.ev
         return {"state_space": "continuous", "model": type(self.model).__name__, "domain": None,
+                "evidence": dict(self.clamp),
                 "step_size": state.step_size.tolist(), "initial_step_size": self.eps0.tolist(),
                 "adapt_step_size": self.adapted, "target_accept": self.target, "jitter": self.jitter,
                 "n_leapfrog": self.n_leapfrog if self.method == "hmc" else None,

@@ -18,6 +18,7 @@ import numpy as np
 
 from pgm.errors import ModelError, SamplingError
 
+from ._clamp import apply, unit_evidence
 from ._kernel import Kernel, check_streams, register
 from ._rng import draw_doubles, make_rng_state
 from .results import ChainState
@@ -49,9 +50,9 @@ def _initial(init, chains, d, rng):
     return np.array(arr, dtype=np.int8)
 
 
-def _sweep(model, x, rng_state, where):
+def _sweep(model, x, rng_state, where, free):
     u = draw_doubles(rng_state, x.shape[1])
-    for j in range(x.shape[1]):
+    for j in free:
         delta = _energy_delta(model, x, j)
         if delta.shape != (x.shape[0],):
             raise SamplingError(f"energy difference of unit {j} has shape {delta.shape}, expected "
@@ -84,7 +85,8 @@ class EnergyGibbsInfo(NamedTuple):
 class BinaryEnergyGibbs(Kernel):
     """Gibbs sampling of a binary energy model (``sampler_family == "binary_energy"``, e.g.
     :class:`pgm.MLPEnergy` with ``domain="binary"``): systematic scan, one energy difference per
-    unit and sweep for all chains at once.  No options.
+    unit and sweep for all chains at once.  Option ``evidence`` (``{unit index: 0 or 1}``):
+    clamped units, never updated (conditional sampling, inpainting).
 
     Examples
     --------
@@ -104,31 +106,37 @@ class BinaryEnergyGibbs(Kernel):
     def accepts(cls, model):
         return getattr(model, "sampler_family", None) == "binary_energy"
 
-    def __init__(self, model, method):
+    options = ("evidence",)
+
+    def __init__(self, model, method, evidence=None):
         super().__init__(model, method)
         self.dim = int(model.dim)
+        self.clamp = unit_evidence(evidence, self.dim, binary=True, what="unit")
+        self.free = [j for j in range(self.dim) if j not in self.clamp]
         self.variables = list(range(self.dim))
         self.record_width, self.record_dtype = self.dim, np.dtype(np.int8)
 
     def init(self, chains, start, init):
         if isinstance(start, ChainState):
-            return EnergyGibbsState(_initial(start, chains, self.dim, None), check_streams(start.rng_state, chains))
-        return EnergyGibbsState(_initial(init, chains, self.dim, start.initial),
-                                make_rng_state(start.streams, chains))
+            x = apply(_initial(start, chains, self.dim, None), self.clamp, True, "ChainState.x")
+            return EnergyGibbsState(x, check_streams(start.rng_state, chains))
+        x = apply(_initial(init, chains, self.dim, start.initial), self.clamp, init is not None)
+        return EnergyGibbsState(x, make_rng_state(start.streams, chains))
 
     def advance(self, state, n, thin=1, record=False, keep=False, phase=None):
         first = phase.start if phase is not None else 0
         warm = phase is None or phase.warmup
         if not record:
             for it in range(first, first + n):
-                _sweep(self.model, state.x, state.rng, f"warm-up sweep {it}" if warm else f"sweep {it}")
+                _sweep(self.model, state.x, state.rng, f"warm-up sweep {it}" if warm else f"sweep {it}",
+                       self.free)
             return state, None
         chains = state.x.shape[0]
         lp = np.empty((chains, n))
         states = np.empty((chains, n, self.dim), dtype=np.int8) if keep else None
         for k in range(n):
             for _ in range(thin):
-                _sweep(self.model, state.x, state.rng, f"draw {first + k}")
+                _sweep(self.model, state.x, state.rng, f"draw {first + k}", self.free)
             lp[:, k] = -np.asarray(self.model.energy(state.x), dtype=np.float64)
             if keep:
                 states[:, k] = state.x
@@ -138,4 +146,5 @@ class BinaryEnergyGibbs(Kernel):
         return ChainState(state.x, state.rng)
 
     def info(self, state):
-        return {"scan": "systematic", "domain": (0, 1), "cardinalities": [2] * self.dim, "evidence": {}}
+        return {"scan": "systematic", "domain": (0, 1), "cardinalities": [2] * self.dim,
+                "evidence": {j: int(v) for j, v in self.clamp.items()}}

@@ -79,7 +79,12 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
         * layered models: ``evidence`` (``{visible index: value}``), ``include_hidden``
           (record every layer, not just the visible units);
         * continuous models: ``step_size``, ``n_leapfrog``, ``target_accept``,
-          ``adapt_step_size``, ``jitter``, ``mass`` (see ``samplers/continuous.py``).
+          ``adapt_step_size``, ``jitter``, ``mass``, ``evidence`` (``{variable index: value}``)
+          (see ``samplers/continuous.py``);
+        * binary energy models (``MLPEnergy(domain="binary")``): ``evidence``.
+
+        ``evidence`` clamps units in every family (conditional sampling, inpainting): they
+        keep their values and the chains sample the conditional of the others.
 
     Returns
     -------

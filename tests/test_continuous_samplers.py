@@ -428,7 +428,8 @@ def test_wrong_output_shapes_are_clear_errors():
     (dict(method="nuts"), ValueError, "unknown method 'nuts'"),
     (dict(method="gibbs"), ValueError, "discrete"),
     (dict(method="mala", n_leapfrog=5), ValueError, "n_leapfrog applies to method='hmc'"),
-    (dict(evidence={0: 1.0}), ValueError, "evidence"),
+    (dict(evidence={7: 1.0}), KeyError, "evidence names 7"),
+    (dict(evidence={0: np.nan}), ValueError, "finite"),
     (dict(scan="random"), ValueError, "scan"),
 ])
 def test_bad_arguments_raise_typed_errors(kwargs, error, match):
