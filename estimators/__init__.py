@@ -12,7 +12,8 @@ training loop, callbacks and checkpoints.
   :func:`load_checkpoint`; callbacks :class:`PseudoLogLikelihood`, :class:`ReconstructionError`,
   :class:`AISLogLikelihood`.
 * Directed and neural generative models (SPEC.md §5): :class:`MaximumLikelihood` (exact
-  likelihood: :class:`pgm.FVSBN`, :class:`pgm.NADE`).
+  likelihood: :class:`pgm.FVSBN`, :class:`pgm.NADE`), :class:`ELBO` (VAE, ``k > 1``: IWAE) with
+  the pathwise gradient estimator :func:`reparameterize`.
 * :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
 * Bayesian-network parameters (:mod:`estimators.em`): :func:`fit_counts` (complete data,
   Dirichlet pseudo-counts) and :func:`EM` (missing / latent values, exact batched E-step);
@@ -43,6 +44,8 @@ from .gmm import GaussianMixtureResult, gaussian_mixture_em
 from .greedy import pretrain_greedy
 from .variational import VariationalPCD
 from .likelihood import MaximumLikelihood
+from .elbo import ELBO
+from .reparameterization import reparameterize, reparameterized_sample
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -57,5 +60,5 @@ __all__ = [
     "BernoulliRBM",
     "dictionary_learning", "DictionaryResult",
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
-    "MaximumLikelihood",
+    "MaximumLikelihood", "ELBO", "reparameterize", "reparameterized_sample",
 ]

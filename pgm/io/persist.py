@@ -39,9 +39,10 @@ def _parametric_kinds():
     from ..mlp import MLPEnergy
     from ..autoregressive import FVSBN, NADE
     from ..network import Network
+    from ..vae import VAE
 
     return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network,
-            "FVSBN": FVSBN, "NADE": NADE}
+            "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE}
 
 
 def _save_parametric(model, path):
