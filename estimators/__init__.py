@@ -13,7 +13,9 @@ training loop, callbacks and checkpoints.
   :class:`AISLogLikelihood`.
 * Directed and neural generative models (SPEC.md §5): :class:`MaximumLikelihood` (exact
   likelihood: :class:`pgm.FVSBN`, :class:`pgm.NADE`), :class:`ELBO` (VAE, ``k > 1``: IWAE) with
-  the pathwise gradient estimator :func:`reparameterize`.
+  the pathwise gradient estimator :func:`reparameterize`; :class:`WakeSleep` and :class:`NVIL`
+  (sigmoid belief nets, :class:`pgm.SigmoidBeliefNet`) with the score-function estimator
+  :func:`reinforce`.
 * :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
 * Bayesian-network parameters (:mod:`estimators.em`): :func:`fit_counts` (complete data,
   Dirichlet pseudo-counts) and :func:`EM` (missing / latent values, exact batched E-step);
@@ -46,6 +48,8 @@ from .variational import VariationalPCD
 from .likelihood import MaximumLikelihood
 from .elbo import ELBO
 from .reparameterization import reparameterize, reparameterized_sample
+from .gradient_estimators import reinforce
+from .wake_sleep import NVIL, WakeSleep
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -61,4 +65,5 @@ __all__ = [
     "dictionary_learning", "DictionaryResult",
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
     "MaximumLikelihood", "ELBO", "reparameterize", "reparameterized_sample",
+    "WakeSleep", "NVIL", "reinforce",
 ]

@@ -16,6 +16,13 @@ def check_name(name):
     return int(name) if isinstance(name, numbers.Integral) else str(name)
 
 
+def positive_int(value, name):
+    """``int(value)`` for an integer ≥ 1 (not a bool); ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def check_cardinality(name, card):
     if isinstance(card, bool) or not isinstance(card, numbers.Integral):
         raise TypeError(f"cardinality of {name!r} must be an integer, got {card!r}")

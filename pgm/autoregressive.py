@@ -29,26 +29,14 @@ model's own arrays, updated in place), ``param_names``, ``set_params(**values)``
 ``from_settings``, ``save(path)``.  :class:`estimators.MaximumLikelihood` trains either model.
 """
 
-import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, row_weights
+from ._validation import as_batch, as_float_array, positive_int, row_weights
 from .errors import CardinalityError, ModelError
-from .network import log_sigmoid, sigmoid
+from .network import bernoulli_log_prob, sigmoid
 
 __all__ = ["FVSBN", "NADE"]
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _bernoulli_log_prob(x, z):
-    """``log p(x | logit z)`` elementwise: ``log σ(z) − (1 − x) z`` (accurate for large |z|)."""
-    return log_sigmoid(z) - (1.0 - x) * z
 
 
 class _Autoregressive:
@@ -107,7 +95,7 @@ class _Autoregressive:
 
     def noise_shapes(self, n):
         """The noise one ancestral pass of ``n`` samples needs: ``{"uniform": (n, D)}``."""
-        n = _positive_int(n, "number of samples")
+        n = positive_int(n, "number of samples")
         return {"uniform": (n, self.n_visible)}
 
     def _uniform(self, noise, layers):
@@ -128,7 +116,7 @@ class _Autoregressive:
         :class:`~pgm.errors.CardinalityError` for a wrong width.
         """
         x, one = self._batch(x)
-        lp = _bernoulli_log_prob(x, self._logits(x)).sum(axis=1)
+        lp = bernoulli_log_prob(x, self._logits(x)).sum(axis=1)
         return float(lp[0]) if one else lp
 
     def conditionals(self, x):
@@ -183,7 +171,7 @@ class FVSBN(_Autoregressive):
     """
 
     def __init__(self, n_visible, seed=None):
-        self.n_visible = _positive_int(n_visible, "n_visible")
+        self.n_visible = positive_int(n_visible, "n_visible")
         d = self.n_visible
         rng = np.random.default_rng(seed)
         self._mask = np.tril(np.ones((d, d), dtype=bool), -1)
@@ -244,7 +232,7 @@ class FVSBN(_Autoregressive):
         x, _ = self._batch(x)
         w = row_weights(weights, x.shape[0])
         z = self._logits(x)
-        lp = _bernoulli_log_prob(x, z).sum(axis=1)
+        lp = bernoulli_log_prob(x, z).sum(axis=1)
         delta = (x - sigmoid(z)) * w[:, None]
         gW = delta.T @ x
         gW[~self._mask] = 0.0
@@ -300,8 +288,8 @@ class NADE(_Autoregressive):
     """
 
     def __init__(self, n_visible, n_hidden, seed=None):
-        self.n_visible = _positive_int(n_visible, "n_visible")
-        self.n_hidden = _positive_int(n_hidden, "n_hidden")
+        self.n_visible = positive_int(n_visible, "n_visible")
+        self.n_hidden = positive_int(n_hidden, "n_hidden")
         d, h = self.n_visible, self.n_hidden
         rng = np.random.default_rng(seed)
         self.W = rng.standard_normal((h, d)) / np.sqrt(d)
@@ -349,7 +337,7 @@ class NADE(_Autoregressive):
             a -= np.outer(xi, self.W[:, i])
             h = sigmoid(a)
             z = h @ self.V[i] + self.b[i]
-            lp += _bernoulli_log_prob(xi, z)
+            lp += bernoulli_log_prob(xi, z)
             dz = w * (xi - sigmoid(z))
             gb[i] = dz.sum()
             gV[i] = dz @ h

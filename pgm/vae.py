@@ -37,7 +37,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array
+from ._validation import as_batch, as_float_array, positive_int
 from .errors import CardinalityError, EvidenceError, ModelError
 from .network import Network, check_network, log_sigmoid, prefixed, sigmoid
 
@@ -47,12 +47,6 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 #: draws × rows × widest layer evaluated at once by the bounds (bounds temporary memory)
 _CHUNK_ELEMENTS = 2**22
 LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _backward(net, cache, grad_y, need_x):
@@ -108,10 +102,10 @@ class VAE:
 
     def __init__(self, n_visible, n_latent, hidden=(64,), likelihood="bernoulli", activation="tanh",
                  seed=None, encoder=None, decoder=None):
-        self.n_visible = _positive_int(n_visible, "n_visible")
-        self.n_latent = _positive_int(n_latent, "n_latent")
+        self.n_visible = positive_int(n_visible, "n_visible")
+        self.n_latent = positive_int(n_latent, "n_latent")
         hidden = (hidden,) if isinstance(hidden, numbers.Integral) else tuple(hidden)
-        self.hidden = tuple(_positive_int(h, "every hidden width") for h in hidden)
+        self.hidden = tuple(positive_int(h, "every hidden width") for h in hidden)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood, self.activation = likelihood, activation
@@ -371,7 +365,7 @@ class VAE:
         True
         """
         x, one = self._x(x)
-        samples = _positive_int(samples, "samples")
+        samples = positive_int(samples, "samples")
         mu, log_var = self._split(self.encoder.forward(x))
         eps = np.random.default_rng(seed).standard_normal((samples,) + mu.shape)
         z = mu + np.exp(0.5 * log_var) * eps
@@ -388,7 +382,7 @@ class VAE:
         from ``seed`` (the draws of :class:`estimators.ELBO` with that ``k`` and ``samples=1``).
         """
         x, one = self._x(x)
-        k = _positive_int(k, "k")
+        k = positive_int(k, "k")
         mu, log_var = self._split(self.encoder.forward(x))
         sigma = np.exp(0.5 * log_var)
         n = x.shape[0]
@@ -424,7 +418,7 @@ class VAE:
     def noise_shapes(self, n):
         """Noise for ``n`` ancestral samples: ``{"normal": (n, L), "uniform": (n, D)}`` (Bernoulli)
         or ``{"normal": (n, L + D)}`` (Gaussian; latent columns first)."""
-        n = _positive_int(n, "number of samples")
+        n = positive_int(n, "number of samples")
         if self.likelihood == "bernoulli":
             return {"normal": (n, self.n_latent), "uniform": (n, self.n_visible)}
         return {"normal": (n, self.n_latent + self.n_visible)}

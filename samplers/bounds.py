@@ -16,16 +16,12 @@ import numbers
 
 import numpy as np
 
-from pgm.network import log_sigmoid, sigmoid
+from pgm.network import bernoulli_log_prob, sigmoid
 from pgm.validation import as_batch
 
 from .ratios import LogLikelihood
 
 __all__ = ["dbn_log_likelihood"]
-
-
-def _bernoulli_log(x, logits):
-    return (x * log_sigmoid(logits) + (1.0 - x) * log_sigmoid(-logits)).sum(-1)
 
 
 def dbn_log_likelihood(dbn, data, log_z_top, samples=100, seed=None, log_z_std=0.0):
@@ -78,10 +74,10 @@ def dbn_log_likelihood(dbn, data, log_z_top, samples=100, seed=None, log_z_std=0
         for l in range(1, L):                         # up pass: h_l ~ q(h_l | h_{l−1})
             logits = b[l] + x[l - 1] @ W[l]
             h = (rng.random(logits.shape) < sigmoid(logits)).astype(np.float64)
-            log_w = log_w - _bernoulli_log(h, logits)
+            log_w = log_w - bernoulli_log_prob(h, logits).sum(-1)
             x.append(h)
         for l in range(L - 1):                        # directed layers p(x_l | x_{l+1})
-            log_w = log_w + _bernoulli_log(x[l], b[l] + x[l + 1] @ W[l + 1].T)
+            log_w = log_w + bernoulli_log_prob(x[l], b[l] + x[l + 1] @ W[l + 1].T).sum(-1)
         top = x[L - 1]
         log_w = log_w + top @ b[L - 1] + np.logaddexp(0.0, b[L] + top @ W[L]).sum(-1)
         m = log_w.max(axis=1, keepdims=True)

@@ -39,10 +39,12 @@ def _parametric_kinds():
     from ..mlp import MLPEnergy
     from ..autoregressive import FVSBN, NADE
     from ..network import Network
+    from ..sigmoid_belief import Recognition, SigmoidBeliefNet
     from ..vae import VAE
 
     return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network,
-            "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE}
+            "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE,
+            "SigmoidBeliefNet": SigmoidBeliefNet, "Recognition": Recognition}
 
 
 def _save_parametric(model, path):
