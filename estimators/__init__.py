@@ -50,6 +50,7 @@ from .elbo import ELBO
 from .reparameterization import reparameterize, reparameterized_sample
 from .gradient_estimators import reinforce
 from .wake_sleep import NVIL, WakeSleep
+from .walkback import WalkBack
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -65,5 +66,5 @@ __all__ = [
     "dictionary_learning", "DictionaryResult",
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
     "MaximumLikelihood", "ELBO", "reparameterize", "reparameterized_sample",
-    "WakeSleep", "NVIL", "reinforce",
+    "WakeSleep", "NVIL", "reinforce", "WalkBack",
 ]

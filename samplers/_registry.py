@@ -17,6 +17,7 @@ from . import _layered  # noqa: F401  block_gibbs: RBM, GB-RBM, ssRBM, DBM, DBN
 from . import energy_gibbs  # noqa: F401  gibbs: energies over {0, 1}^d known as functions
 from . import continuous  # noqa: F401  hmc, mala, langevin, mh: continuous energies
 from . import _cluster  # noqa: F401  swendsen_wang, wolff: Ising-type (pairwise ±1) models
+from . import _dae  # noqa: F401  dae_chain: denoising-autoencoder and GSN chains (pgm.DAEChain, pgm.GSN)
 
 from ._kernel import registered  # noqa: E402
 

@@ -81,7 +81,9 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
         * continuous models: ``step_size``, ``n_leapfrog``, ``target_accept``,
           ``adapt_step_size``, ``jitter``, ``mass``, ``evidence`` (``{variable index: value}``)
           (see ``samplers/continuous.py``);
-        * binary energy models (``MLPEnergy(domain="binary")``): ``evidence``.
+        * binary energy models (``MLPEnergy(domain="binary")``): ``evidence``;
+        * denoising-autoencoder and GSN chains (``method="dae_chain"``, ``pgm.DAEChain``,
+          ``pgm.GSN``): ``evidence``, ``include_hidden`` (see ``samplers/_dae.py``).
 
         ``evidence`` clamps units in every family (conditional sampling, inpainting): they
         keep their values and the chains sample the conditional of the others.

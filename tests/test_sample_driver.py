@@ -157,7 +157,9 @@ def _kernel_cases():
                   ("ContinuousMCMC", "hmc"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
                   ("ContinuousMCMC", "mala"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
                   ("ContinuousMCMC", "langevin"): (pgm.GaussianEnergy([0.0], [[1.0]]), {"step_size": 0.1}),
-                  ("ContinuousMCMC", "mh"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {})})
+                  ("ContinuousMCMC", "mh"): (pgm.GaussianEnergy([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]), {}),
+                  ("DAEChainKernel", "dae_chain"): (pgm.DAEChain(3, hidden=(4,), noise=0.3, seed=0),
+                                                    {"evidence": {0: 0.5}})})
     return cases
 
 

@@ -37,6 +37,7 @@ def _parametric_kinds():
     """Models saved as constructor settings (JSON) + parameter arrays: kind → class."""
     from ..gaussian import GaussianEnergy
     from ..mlp import MLPEnergy
+    from ..autoencoder_chain import DAEChain, GSN
     from ..autoregressive import FVSBN, NADE
     from ..network import Network
     from ..sigmoid_belief import Recognition, SigmoidBeliefNet
@@ -44,7 +45,8 @@ def _parametric_kinds():
 
     return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network,
             "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE,
-            "SigmoidBeliefNet": SigmoidBeliefNet, "Recognition": Recognition}
+            "SigmoidBeliefNet": SigmoidBeliefNet, "Recognition": Recognition,
+            "DAEChain": DAEChain, "GSN": GSN}
 
 
 def _save_parametric(model, path):
