@@ -249,6 +249,14 @@ def main(argv=None):
         print(f"{row.name:<12} {row.mean:>17.2f} ± {row.std:<6.2f} {row.seconds:>9.1f} {row.nearest:>8.2f}  {row.how}")
     print(f"(nearest: mean Hamming distance of 300 samples to their nearest training image; "
           f"test images: {test_to_train.mean():.2f})")
+    by_name = {r.name: r for r in rows}
+    pairs = [(a, "independent") for a in by_name if a != "independent"] + [("nade", "fvsbn"), ("vae", "nade"),
+                                                                         ("dbm_centred", "dbm")]
+    for a, b in pairs:
+        if a in by_name and b in by_name:
+            d = by_name[a].per_image - by_name[b].per_image      # paired over the same test images
+            print(json.dumps({"paired_difference": f"{a} - {b}", "mean": round(float(d.mean()), 3),
+                              "std_error": round(float(d.std(ddof=1) / np.sqrt(d.size)), 3)}))
     try:
         figure(rows, train, args.out)
         print(json.dumps({"figure": os.path.abspath(args.out)}))
