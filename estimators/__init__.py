@@ -51,6 +51,7 @@ from .reparameterization import reparameterize, reparameterized_sample
 from .gradient_estimators import reinforce
 from .wake_sleep import NVIL, WakeSleep
 from .walkback import WalkBack
+from .conditional import ConditionalCD, ConditionalML
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -67,4 +68,5 @@ __all__ = [
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
     "MaximumLikelihood", "ELBO", "reparameterize", "reparameterized_sample",
     "WakeSleep", "NVIL", "reinforce", "WalkBack",
+    "ConditionalCD", "ConditionalML",
 ]

@@ -43,6 +43,8 @@ def n_features(model):
             raise TypeError("Boltzmann machines with hidden units have no free energy here; "
                             "use a fully visible BoltzmannMachine or an RBM")
         return int(model.n_variables)
+    if hasattr(model, "data_width"):      # conditional models: rows [v, context]
+        return int(model.data_width)
     for attr in ("n_visible", "dim", "n_variables"):
         if hasattr(model, attr):
             return int(getattr(model, attr))

@@ -27,6 +27,8 @@ from .autoregressive import FVSBN, NADE
 from .vae import VAE
 from .sigmoid_belief import SigmoidBeliefNet
 from .autoencoder_chain import DAEChain, GSN
+from .conditional_rbm import ConditionalRBM
+from .covariance_rbm import MeanCovarianceRBM, MPoT
 from . import inference, map_search, sparse_coding, toy
 
 __all__ = [
@@ -37,7 +39,7 @@ __all__ = [
     "read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map", "read_bif",
     "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "map_search", "sparse_coding",
-    "GaussianEnergy", "MLPEnergy", "Network", "FVSBN", "NADE", "VAE", "SigmoidBeliefNet", "DAEChain", "GSN", "toy",
+    "GaussianEnergy", "MLPEnergy", "Network", "FVSBN", "NADE", "VAE", "SigmoidBeliefNet", "DAEChain", "GSN", "ConditionalRBM", "MeanCovarianceRBM", "MPoT", "toy",
 ]
 
 __version__ = "0.1.0"

@@ -39,6 +39,8 @@ def _parametric_kinds():
     from ..mlp import MLPEnergy
     from ..autoencoder_chain import DAEChain, GSN
     from ..autoregressive import FVSBN, NADE
+    from ..conditional_rbm import ConditionalRBM
+    from ..covariance_rbm import MeanCovarianceRBM, MPoT
     from ..network import Network
     from ..sigmoid_belief import Recognition, SigmoidBeliefNet
     from ..vae import VAE
@@ -46,7 +48,8 @@ def _parametric_kinds():
     return {"MLPEnergy": MLPEnergy, "GaussianEnergy": GaussianEnergy, "Network": Network,
             "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE,
             "SigmoidBeliefNet": SigmoidBeliefNet, "Recognition": Recognition,
-            "DAEChain": DAEChain, "GSN": GSN}
+            "DAEChain": DAEChain, "GSN": GSN, "ConditionalRBM": ConditionalRBM,
+            "MeanCovarianceRBM": MeanCovarianceRBM, "MPoT": MPoT}
 
 
 def _save_parametric(model, path):
