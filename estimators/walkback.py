@@ -117,7 +117,7 @@ class WalkBack(Objective):
     def _evaluate(self, model, x, rng, need_grad):
         n = x.shape[0]
         if callable(getattr(model, "walkback_loss_and_grad", None)):
-            total, grads, first = 0.0, None, 0.0
+            total, grads = 0.0, None
             for _ in range(self.n_noise):
                 noise = _draw(rng, model.walkback_noise_shapes(n, self.walkback_steps))
                 loss, g, stats = model.walkback_loss_and_grad(x, noise, self.walkback_steps, need_grad)

@@ -23,6 +23,25 @@ def positive_int(value, name):
     return int(value)
 
 
+def check_params(own, values):
+    """The checked float64 arrays of a ``set_params(**values)`` call against the model's own
+    parameters ``own`` (name → array): unknown name → ``KeyError``, wrong shape →
+    :class:`~pgm.errors.CardinalityError`, non-finite value → :class:`~pgm.errors.ModelError`.
+    Nothing is written, so a caller that assigns only after this returns is all or nothing."""
+    unknown = set(values) - set(own)
+    if unknown:
+        raise KeyError(f"unknown parameters {sorted(unknown)}; expected {list(own)}")
+    checked = {}
+    for name, value in values.items():
+        arr = as_float_array(value, name)
+        if arr.shape != np.shape(own[name]):
+            raise CardinalityError(f"{name} must have shape {np.shape(own[name])}, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
+        checked[name] = arr
+    return checked
+
+
 def check_cardinality(name, card):
     if isinstance(card, bool) or not isinstance(card, numbers.Integral):
         raise TypeError(f"cardinality of {name!r} must be an integer, got {card!r}")

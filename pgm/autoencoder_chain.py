@@ -50,8 +50,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, positive_int
-from .errors import CardinalityError, EvidenceError, ModelError, UnknownVariableError
+from ._validation import as_batch, as_float_array, check_params, positive_int
+from .errors import CardinalityError, ModelError, UnknownVariableError
 from .network import Network, check_network, log_sigmoid, prefixed, sigmoid
 
 __all__ = ["DAEChain", "GSN", "CORRUPTIONS", "LIKELIHOODS"]
@@ -242,17 +242,7 @@ def _set_params(model, nets, values):
     """All-or-nothing ``set_params`` for a model holding networks ``{prefix: net}`` and maybe
     ``log_var``."""
     own = model.params
-    unknown = set(values) - set(own)
-    if unknown:
-        raise KeyError(f"unknown parameters {sorted(unknown)}; expected {list(own)}")
-    checked = {}
-    for name, value in values.items():
-        arr = as_float_array(value, name)
-        if arr.shape != np.shape(own[name]):
-            raise CardinalityError(f"{name} must have shape {np.shape(own[name])}, got {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-        checked[name] = arr
+    checked = check_params(own, values)
     parts = {p: {} for p in nets}
     for name, arr in checked.items():
         if name == "log_var":

@@ -32,7 +32,7 @@ model's own arrays, updated in place), ``param_names``, ``set_params(**values)``
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, positive_int, row_weights
+from ._validation import as_batch, as_float_array, check_params, positive_int, row_weights
 from .errors import CardinalityError, ModelError
 from .network import bernoulli_log_prob, sigmoid
 
@@ -61,19 +61,7 @@ class _Autoregressive:
         return as_batch(x, self.n_visible, name, binary=True)
 
     def _check_values(self, values):
-        own = self.params
-        unknown = set(values) - set(own)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}; expected {self.param_names}")
-        checked = {}
-        for name, value in values.items():
-            arr = as_float_array(value, name)
-            if arr.shape != own[name].shape:
-                raise CardinalityError(f"{name} must have shape {own[name].shape}, got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-            checked[name] = arr
-        return checked
+        return check_params(self.params, values)
 
     def set_params(self, **values):
         """Replace some parameters (shapes checked, finite values required; all or nothing).

@@ -28,8 +28,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, row_weights
-from .errors import CardinalityError, ModelError
+from ._validation import as_batch, check_params, row_weights
 from .network import ACTIVATIONS, Network
 
 __all__ = ["MLPEnergy", "ACTIVATIONS"]
@@ -150,17 +149,7 @@ class MLPEnergy:
         pgm.errors.CardinalityError: W1 must have shape (2, 3), got (1, 1)
         """
         own = self.params
-        unknown = set(values) - set(own)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}; expected {self.param_names}")
-        checked = {}
-        for name, value in values.items():
-            arr = as_float_array(value, name)
-            if arr.shape != own[name].shape:
-                raise CardinalityError(f"{name} must have shape {own[name].shape}, got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-            checked[name] = arr
+        checked = check_params(own, values)
         for name, arr in checked.items():
             own[name][...] = arr
 

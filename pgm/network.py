@@ -21,8 +21,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_float_array, positive_int
-from .errors import CardinalityError, ModelError
+from ._validation import check_params, positive_int
+from .errors import CardinalityError
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "sigmoid", "log_sigmoid", "bernoulli_log_prob", "prefixed",
            "check_network"]
@@ -199,17 +199,7 @@ class Network:
     def set_params(self, **values):
         """Replace some parameters (shapes checked, finite values required; all or nothing)."""
         own = self.params
-        unknown = set(values) - set(own)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}; expected {self.param_names}")
-        checked = {}
-        for name, value in values.items():
-            arr = as_float_array(value, name)
-            if arr.shape != own[name].shape:
-                raise CardinalityError(f"{name} must have shape {own[name].shape}, got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-            checked[name] = arr
+        checked = check_params(own, values)
         for name, arr in checked.items():
             own[name][...] = arr
 

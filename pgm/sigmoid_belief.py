@@ -32,8 +32,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, row_weights
-from .errors import CardinalityError, ModelError, TooLargeError
+from ._validation import as_batch, as_float_array, check_params, row_weights
+from .errors import CardinalityError, TooLargeError
 from .network import bernoulli_log_prob, log_sigmoid, sigmoid
 
 __all__ = ["SigmoidBeliefNet", "Recognition"]
@@ -112,17 +112,7 @@ class _LogisticLayers:
         non-finite value → :class:`~pgm.errors.ModelError`.
         """
         own = self.params
-        unknown = set(values) - set(own)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}; expected {self.param_names}")
-        checked = {}
-        for name, value in values.items():
-            arr = as_float_array(value, name)
-            if arr.shape != own[name].shape:
-                raise CardinalityError(f"{name} must have shape {own[name].shape}, got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-            checked[name] = arr
+        checked = check_params(own, values)
         for name, arr in checked.items():
             own[name][...] = arr
 

@@ -37,8 +37,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_batch, as_float_array, positive_int
-from .errors import CardinalityError, EvidenceError, ModelError
+from ._validation import as_batch, as_float_array, check_params, positive_int
+from .errors import CardinalityError, EvidenceError
 from .network import Network, check_network, log_sigmoid, prefixed, sigmoid
 
 __all__ = ["VAE"]
@@ -154,17 +154,7 @@ class VAE:
         non-finite value → :class:`~pgm.errors.ModelError`.
         """
         own = self.params
-        unknown = set(values) - set(own)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}; expected {list(own)}")
-        checked = {}
-        for name, value in values.items():
-            arr = as_float_array(value, name)
-            if arr.shape != np.shape(own[name]):
-                raise CardinalityError(f"{name} must have shape {np.shape(own[name])}, got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ModelError(f"{name} must be finite, found {arr[~np.isfinite(arr)].flat[0]!r}")
-            checked[name] = arr
+        checked = check_params(own, values)
         parts = {"encoder": {}, "decoder": {}}
         for name, arr in checked.items():
             if name == "decoder_log_var":
