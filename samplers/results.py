@@ -142,13 +142,29 @@ class Samples:
             out[v] = np.bincount(col, minlength=cards[j]) / col.size
         return out
 
-    def to_arviz(self, include_states=True):
-        """ArviZ ``InferenceData`` with dims ``chain`` and ``draw``.
+    #: Name of the state dimension of ``x`` in :meth:`to_arviz` (ArviZ's own default name for the
+    #: first non-sample dimension of ``x``).  Not ``"variable"``: ArviZ 1.x stacks a posterior
+    #: with xarray's ``to_stacked_array``, whose new dimension is called ``"variable"`` (and
+    #: ArviZ adds ``"label"``, ``"summary"``, ``"sample"``), so that name broke ``az.summary``.
+    state_dim = "x_dim_0"
 
-        The posterior group holds ``x`` (dims ``chain, draw, variable``) when states were kept
-        and ``include_states`` is true, plus every observable; ``sample_stats`` holds ``lp`` and,
-        for Metropolis, ``acceptance_rate`` (continuous samplers add ``step_size``,
-        ``diverging`` and, for HMC, the Hamiltonian ``energy`` and ``n_steps``).
+    def to_arviz(self, include_states=True):
+        """ArviZ ``InferenceData`` (ArviZ 0.2x) or ``DataTree`` (ArviZ ≥ 1) with sample dims
+        ``chain`` and ``draw``.
+
+        The posterior group holds ``x`` (dims ``chain, draw, x_dim_0`` — see
+        :attr:`state_dim` — with the variable names as ``x_dim_0`` coordinates) when states
+        were kept and ``include_states`` is true, plus every observable; ``sample_stats`` holds
+        ``lp`` and, for Metropolis, ``acceptance_rate`` (continuous samplers add
+        ``step_size``, ``diverging`` and, for HMC, the Hamiltonian ``energy`` and ``n_steps``;
+        tempered runs ``swap_rate``; DAE chains only ``squared_jump``).
+
+        When the posterior would otherwise be empty (no states included and no observables,
+        e.g. a continuous run with ``include_states=False``), it holds a copy of ``lp`` — a
+        function of the state like any observable — or, for samplers without ``lp`` (DAE
+        chains), a copy of the numeric sample statistics, so that ``az.summary``, ``az.ess``
+        and ``az.rhat`` (which read the posterior) work on both ArviZ lines; the originals stay
+        in ``sample_stats``.
 
         Examples
         --------
@@ -156,8 +172,8 @@ class Samples:
         >>> s = samplers.sample(pgm.Ising.grid(4, 4, beta=0.3), chains=2, draws=50, seed=0,
         ...                     progress=False)
         >>> idata = s.to_arviz()
-        >>> sorted(idata.posterior.data_vars)
-        ['energy', 'magnetization', 'x']
+        >>> sorted(idata.posterior.data_vars), idata.posterior["x"].dims
+        (['energy', 'magnetization', 'x'], ('chain', 'draw', 'x_dim_0'))
         """
         import arviz as az
 
@@ -165,12 +181,17 @@ class Samples:
         coords, dims = {}, {}
         if include_states and self.states is not None:
             posterior["x"] = self.states
-            coords["variable"] = [str(v) for v in self.variables]
-            dims["x"] = ["variable"]
+            coords[self.state_dim] = [str(v) for v in self.variables]
+            dims["x"] = [self.state_dim]
         posterior.update(self.observables)
         stats = dict(self.sample_stats)
+        if not posterior:
+            keep = ["lp"] if "lp" in stats else \
+                [k for k, v in stats.items() if np.asarray(v).dtype.kind in "fiu"]
+            posterior = {k: np.array(stats[k], copy=True) for k in keep}
+        groups = {"posterior": posterior, "sample_stats": stats} if posterior else \
+            {"sample_stats": stats}
         major = int(az.__version__.split(".")[0])
         if major >= 1:
-            return az.from_dict({"posterior": posterior, "sample_stats": stats},
-                                coords=coords, dims=dims)
-        return az.from_dict(posterior=posterior, sample_stats=stats, coords=coords, dims=dims)
+            return az.from_dict(groups, coords=coords, dims=dims)
+        return az.from_dict(**groups, coords=coords, dims=dims)

@@ -249,6 +249,8 @@ def test_to_arviz_summary_rhat_bfmi_on_hmc():
     assert summary.shape[0] == 10 and (summary["r_hat"] < 1.01).all()
     assert float(az.rhat(idata)["x"].max()) < 1.01
     bfmi = az.bfmi(idata)
+    if not isinstance(bfmi, np.ndarray):  # ArviZ ≥ 1: the sample_stats node, BFMI of "energy" per chain
+        bfmi = np.asarray(bfmi["energy"].values)
     assert bfmi.shape == (4,) and np.all(bfmi > 0.5), bfmi
 
 
