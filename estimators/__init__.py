@@ -15,7 +15,9 @@ training loop, callbacks and checkpoints.
   likelihood: :class:`pgm.FVSBN`, :class:`pgm.NADE`), :class:`ELBO` (VAE, ``k > 1``: IWAE) with
   the pathwise gradient estimator :func:`reparameterize`; :class:`WakeSleep` and :class:`NVIL`
   (sigmoid belief nets, :class:`pgm.SigmoidBeliefNet`) with the score-function estimator
-  :func:`reinforce`.
+  :func:`reinforce`; :class:`Adversarial` (GAN) and :class:`MMD` (GMMN, :func:`mmd2`);
+  :class:`WalkBack` (denoising-autoencoder chains); :class:`ConditionalCD` /
+  :class:`ConditionalML` (conditional RBMs).
 * :class:`BernoulliRBM` — a scikit-learn–style estimator around :class:`pgm.RBM` and PCD.
 * Bayesian-network parameters (:mod:`estimators.em`): :func:`fit_counts` (complete data,
   Dirichlet pseudo-counts) and :func:`EM` (missing / latent values, exact batched E-step);
@@ -52,6 +54,8 @@ from .gradient_estimators import reinforce
 from .wake_sleep import NVIL, WakeSleep
 from .walkback import WalkBack
 from .conditional import ConditionalCD, ConditionalML
+from .mmd import MMD, mmd2
+from .adversarial import Adversarial
 from .training import Checkpoint, History, fit, load_checkpoint
 
 __all__ = [
@@ -68,5 +72,5 @@ __all__ = [
     "fit_counts", "EM", "EMResult", "gaussian_mixture_em", "GaussianMixtureResult",
     "MaximumLikelihood", "ELBO", "reparameterize", "reparameterized_sample",
     "WakeSleep", "NVIL", "reinforce", "WalkBack",
-    "ConditionalCD", "ConditionalML",
+    "ConditionalCD", "ConditionalML", "MMD", "mmd2", "Adversarial",
 ]

@@ -17,7 +17,8 @@ from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
 from .elimination import elimination_order, induced_width
 from .factor import DiscreteFactor
 from .spin import BoltzmannMachine, Ising, Potts
-from .io import load, read_bif, read_evidence, read_map, read_marginals, read_uai, write_bif, write_map, write_uai
+from .io import (load, read_bif, read_evidence, read_map, read_marginals, read_pr, read_uai, write_bif, write_map,
+                 write_marginals, write_pr, write_uai)
 from .boltzmann import RBM, GaussianBernoulliRBM, SpikeSlabRBM
 from .deep import DBM, DBN
 from .gaussian import GaussianEnergy
@@ -29,6 +30,7 @@ from .sigmoid_belief import SigmoidBeliefNet
 from .autoencoder_chain import DAEChain, GSN
 from .conditional_rbm import ConditionalRBM
 from .covariance_rbm import MeanCovarianceRBM, MPoT
+from .generators import GAN, GMMN
 from . import inference, map_search, sparse_coding, toy
 
 __all__ = [
@@ -36,10 +38,11 @@ __all__ = [
     "Ising", "Potts", "BoltzmannMachine",
     "MarkovNetwork", "FactorGraph", "DiscreteModel", "DiscreteFactor",
     "exact", "errors", "elimination_order", "induced_width",
-    "read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map", "read_bif",
+    "read_uai", "write_uai", "read_evidence", "read_marginals", "write_marginals", "read_map", "write_map",
+    "read_pr", "write_pr", "read_bif",
     "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "map_search", "sparse_coding",
-    "GaussianEnergy", "MLPEnergy", "Network", "FVSBN", "NADE", "VAE", "SigmoidBeliefNet", "DAEChain", "GSN", "ConditionalRBM", "MeanCovarianceRBM", "MPoT", "toy",
+    "GaussianEnergy", "MLPEnergy", "Network", "FVSBN", "NADE", "VAE", "SigmoidBeliefNet", "DAEChain", "GSN", "ConditionalRBM", "MeanCovarianceRBM", "MPoT", "GAN", "GMMN", "toy",
 ]
 
 __version__ = "0.1.0"

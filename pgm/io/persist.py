@@ -41,6 +41,7 @@ def _parametric_kinds():
     from ..autoregressive import FVSBN, NADE
     from ..conditional_rbm import ConditionalRBM
     from ..covariance_rbm import MeanCovarianceRBM, MPoT
+    from ..generators import GAN, GMMN
     from ..network import Network
     from ..sigmoid_belief import Recognition, SigmoidBeliefNet
     from ..vae import VAE
@@ -49,7 +50,7 @@ def _parametric_kinds():
             "FVSBN": FVSBN, "NADE": NADE, "VAE": VAE,
             "SigmoidBeliefNet": SigmoidBeliefNet, "Recognition": Recognition,
             "DAEChain": DAEChain, "GSN": GSN, "ConditionalRBM": ConditionalRBM,
-            "MeanCovarianceRBM": MeanCovarianceRBM, "MPoT": MPoT}
+            "MeanCovarianceRBM": MeanCovarianceRBM, "MPoT": MPoT, "GAN": GAN, "GMMN": GMMN}
 
 
 def _save_parametric(model, path):

@@ -15,7 +15,8 @@ import numpy as np
 from ..errors import EvidenceError, ParseError
 from ._tokens import Tokens
 
-__all__ = ["read_uai", "write_uai", "read_evidence", "read_marginals", "read_map", "write_map"]
+__all__ = ["read_uai", "write_uai", "read_evidence", "read_marginals", "write_marginals", "read_map", "write_map",
+           "read_pr", "write_pr"]
 
 
 def _read_text(path):
@@ -228,7 +229,7 @@ def read_marginals(path):
     >>> [m.tolist() for m in read_marginals(p)]
     [[0.25, 0.75], [1.0]]
     """
-    tk = Tokens(_read_text(path), str(path))
+    tk = Tokens(_last_solution(_read_text(path)), str(path))
     head, line = tk.next("the preamble MAR")
     if head != "MAR":
         raise tk.error(f"expected preamble MAR, got {head!r}", line)
@@ -238,6 +239,96 @@ def read_marginals(path):
         k = tk.int(f"the cardinality of variable {v}", minimum=1)
         out.append(np.array(tk.floats(k, f"the marginal of variable {v}")))
     return out
+
+
+def _last_solution(text):
+    """A competition result file may hold several solutions, each after ``-BEGIN-``; the last
+    one counts (the preamble line stays)."""
+    if "-BEGIN-" not in text:
+        return text
+    head, *_, last = text.split("-BEGIN-")
+    return head.split(None, 1)[0] + "\n" + last if head.split() else last
+
+
+def write_marginals(path, marginals, variables=None):
+    """Write marginals as a UAI ``.MAR`` file: ``MAR``, then on one line the number of variables
+    and, per variable, its cardinality and probabilities (the UAI-2014 result format).
+
+    Parameters
+    ----------
+    path : str or path-like
+    marginals : dict {variable: probabilities} or sequence of arrays
+        E.g. ``pgm.exact.marginals(model)``.
+    variables : sequence, optional
+        Order of the variables in the file (default: the dict's order); a UAI model's variables
+        are ``0..n−1``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.MAR")
+    >>> write_marginals(p, {0: [0.25, 0.75], 1: [1.0]})
+    >>> open(p).read()
+    'MAR\\n2 2 0.25 0.75 1 1\\n'
+    >>> [m.tolist() for m in read_marginals(p)]
+    [[0.25, 0.75], [1.0]]
+    """
+    if isinstance(marginals, dict):
+        keys = list(marginals) if variables is None else list(variables)
+        missing = [v for v in keys if v not in marginals]
+        if missing:
+            raise EvidenceError(f"no marginal for variables {missing[:5]}")
+        tables = [marginals[v] for v in keys]
+    else:
+        tables = list(marginals)
+    parts = [str(len(tables))]
+    for k, t in enumerate(tables):
+        t = np.asarray(t, dtype=float).reshape(-1)
+        if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError(f"marginal {k} must be a non-empty array of finite non-negative numbers")
+        parts.append(str(t.size))
+        parts.extend(f"{float(x):.12g}" for x in t)
+    with open(path, "w") as fh:
+        fh.write("MAR\n" + " ".join(parts) + "\n")
+
+
+def write_pr(path, log10_z):
+    """Write a UAI ``.PR`` file: ``PR``, then ``log10`` of the partition function (or of the
+    probability of evidence), as in the UAI-2014 result format.  Pass ``ln Z / ln 10``.
+
+    Examples
+    --------
+    >>> import math, os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.PR")
+    >>> write_pr(p, math.log10(0.5))
+    >>> open(p).read()
+    'PR\\n-0.301029995664\\n'
+    >>> round(read_pr(p), 6)
+    -0.30103
+    """
+    value = float(log10_z)
+    if math.isnan(value) or value == math.inf:
+        raise ValueError(f"log10 Z must be a number or -inf, got {log10_z!r}")
+    with open(path, "w") as fh:
+        fh.write("PR\n" + ("-inf" if value == -math.inf else f"{value:.12g}") + "\n")
+
+
+def read_pr(path):
+    """Read a UAI ``.PR`` file: the ``log10`` value it holds (the last solution when there are
+    several, as the competition scores)."""
+    text = _last_solution(_read_text(path))
+    words = text.split()
+    if not words or words[0].upper() != "PR":
+        raise ParseError(f"expected preamble PR, got {(words or [''])[0]!r}", str(path))
+    if len(words) != 2:
+        raise ParseError(f"a .PR file holds one number after PR, got {len(words) - 1} values", str(path))
+    try:
+        value = float(words[1])
+    except ValueError:
+        raise ParseError(f"expected the log10 of the partition function, got {words[1]!r}", str(path)) from None
+    if math.isnan(value) or value == math.inf:
+        raise ParseError(f"expected a finite log10 value or -inf, got {words[1]!r}", str(path))
+    return value
 
 
 def read_map(path):
@@ -252,7 +343,7 @@ def read_map(path):
     >>> read_map(p).tolist()
     [0, 2, 1]
     """
-    tk = Tokens(_read_text(path), str(path))
+    tk = Tokens(_last_solution(_read_text(path)), str(path))
     head, line = tk.next("the preamble MAP")
     if head not in ("MAP", "MPE"):
         raise tk.error(f"expected preamble MAP or MPE, got {head!r}", line)
