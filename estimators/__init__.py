@@ -41,7 +41,6 @@ from .objectives import (CD, NCE, PCD, SML, DenoisingScoreMatching, ExactML, Fas
                          PseudoLikelihood, RatioMatching, ScoreMatching)
 from .optimizers import (LBFGS, SGD, Adam, CosineDecay, ExponentialDecay, InverseTimeDecay,
                          Optimizer, Schedule)
-from .bernoulli_rbm import BernoulliRBM
 from .dictionary import DictionaryResult, dictionary_learning
 from .em import EM, EMResult, fit_counts
 from .gmm import GaussianMixtureResult, gaussian_mixture_em
@@ -74,3 +73,13 @@ __all__ = [
     "WakeSleep", "NVIL", "reinforce", "WalkBack",
     "ConditionalCD", "ConditionalML", "MMD", "mmd2", "Adversarial",
 ]
+
+
+def __getattr__(name):
+    # BernoulliRBM subclasses scikit-learn's BaseEstimator when scikit-learn is installed;
+    # importing it on first use keeps scikit-learn (0.6 s) out of ``import estimators``
+    if name == "BernoulliRBM":
+        from .bernoulli_rbm import BernoulliRBM
+
+        return BernoulliRBM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -518,7 +518,8 @@ def run_chains(model, evidence, args, deadline, tempering=None, kernel="gibbs"):
             with hard_limit(deadline, f"{label} sampling"):
                 s = samplers.sample(model, method=kernel, chains=args.chains, draws=n, thin=args.thin,
                                     warmup=warmup if state is None else 0, seed=args.seed, progress=False,
-                                    init=state, tempering=tempering, evidence=evidence)
+                                    init=state, tempering=tempering, evidence=evidence,
+                                    warn=n == total)      # chunks of a timed run: too short to judge
         except TimeLimitReached:
             if counts is None:
                 raise
@@ -557,6 +558,8 @@ def run_ais(model, evidence, args, deadline):
 
     import samplers
 
+    from samplers.ais import warn_if_few_effective
+
     runs = args.runs
     chunk = min(runs, 32)
     seeds = np.random.SeedSequence(args.seed).spawn(-(-runs // chunk))
@@ -565,7 +568,7 @@ def run_ais(model, evidence, args, deadline):
         n = min(chunk, runs - k * chunk)
         try:
             with hard_limit(deadline, "annealed importance sampling"):
-                r = samplers.ais(model, betas=args.betas, runs=n, seed=ss, evidence=evidence)
+                r = samplers.ais(model, betas=args.betas, runs=n, seed=ss, evidence=evidence, warn=False)
         except TimeLimitReached:
             if not logw:
                 raise
@@ -579,6 +582,7 @@ def run_ais(model, evidence, args, deadline):
     ess = float(rel.sum() ** 2 / (rel ** 2).sum())
     std = float(np.std(rel) / (np.mean(rel) * math.sqrt(w.size))) if w.size > 1 else math.inf
     notes.insert(0, f"{w.size} runs x {args.betas} temperatures: ln Z std error {std:.3g}, weight ESS {ess:.1f}")
+    warn_if_few_effective(ess, w.size, args.betas)
     return Answer("ais", log_z=log_z, notes=notes)
 
 
@@ -973,7 +977,7 @@ def cmd_demo(args):
           f"warm-up {warmup} sweeps, seed {args.seed}")
     t0 = time.perf_counter()
     s = samplers.sample(model, method=args.method, chains=args.chains, draws=args.draws, thin=args.thin,
-                        warmup=warmup, seed=args.seed, keep_states=False, progress=True)
+                        warmup=warmup, seed=args.seed, keep_states=False)
     dt = time.perf_counter() - t0
     s.observables["energy_per_site"] = s.observables.pop("energy") / (L * L)
     s.observables["abs_magnetization"] = np.abs(s.observables["magnetization"])
@@ -1120,6 +1124,13 @@ def _one_line(exc):
     return " ".join(text.split()) or type(exc).__name__
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line on stderr: ``pgm: warning: …`` (the category unless it is a
+    convergence warning, which says what it is)."""
+    kind = "" if category.__name__ == "ConvergenceWarning" else f"{category.__name__}: "
+    print(f"pgm: warning: {kind}{_one_line(message)}", file=sys.stderr)
+
+
 def main(argv=None):
     """Run the ``pgm`` command line; returns the exit status (0 ok, 2 user error, 3 time limit
     reached without an answer, 1 internal error)."""
@@ -1140,7 +1151,9 @@ def main(argv=None):
     if args.command == "solve" and args.chains is None:
         args.chains = 8 if args.method == "anneal" else 4
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except KeyboardInterrupt:
         print("pgm: interrupted", file=sys.stderr)
         return 130

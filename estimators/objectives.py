@@ -198,7 +198,7 @@ def _options(options):
         return {}
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise TypeError(f"sampler_options must be a dict of keyword arguments, got {options!r}")
-    reserved = {"method", "chains", "draws", "warmup", "init", "seed", "progress"} & set(options)
+    reserved = {"method", "chains", "draws", "warmup", "init", "seed", "progress", "warn"} & set(options)
     if reserved:
         raise ValueError(f"sampler_options may not set {sorted(reserved)}: the objective does")
     return dict(options)
@@ -222,7 +222,7 @@ def _negative(model, init, chains, k, method, seed, options=None):
     if getattr(model, "sampler_family", None) == "continuous":
         options = {"adapt_step_size": False, **(options or {})}   # a fixed kernel per update
     s = samplers.sample(sampling_view(model), method=method, chains=chains, draws=1, warmup=k - 1,
-                        init=init, seed=seed, progress=False, **(options or {}))
+                        init=init, seed=seed, progress=False, warn=False, **(options or {}))
     return np.asarray(s.states[:, 0, :], dtype=np.float64), s.final_state
 
 

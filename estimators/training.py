@@ -23,13 +23,13 @@ import json
 import math
 import numbers
 import os
-import sys
 import time
 import warnings
 
 import numpy as np
 
 from pgm.errors import ModelError, ParseError
+from samplers.progress import Progress
 
 from ._protocol import check_data, visible_is_binary
 from ._update import apply_update, param_view
@@ -234,7 +234,7 @@ def _count(value, name, minimum):
 
 
 def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed=None, callbacks=(),
-        checkpoint=None, progress=True, resume=False, shuffle=True):
+        checkpoint=None, progress=None, resume=False, shuffle=True):
     """Fit ``model``'s parameters to ``data`` by minimising ``objective``; updates the model in place.
 
     Parameters
@@ -263,8 +263,9 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
         :mod:`estimators.callbacks`).  They run after the epoch's updates.
     checkpoint : str, path-like or Checkpoint, optional
         Save the complete training state there after every epoch (or every ``Checkpoint.every``).
-    progress : bool
-        One line per epoch on a terminal's stderr.
+    progress : bool or None
+        A tqdm progress bar over the minibatches with rate, ETA and the last epoch's values
+        (``None``: only when stderr is a terminal).
     resume : bool
         Continue from ``checkpoint`` (which must exist and match this run: model type, objective
         and optimiser configuration, data, batch size).
@@ -352,38 +353,42 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
             raise FileNotFoundError(f"no checkpoint at {checkpoint.path!r} to resume from")
         start, history = _restore(checkpoint.path, model, objective, optimizer, rng, meta_extra)
 
-    show = progress and sys.stderr.isatty()
-    step = 0
-    for epoch in range(start, epochs):
-        t0 = time.perf_counter()
-        if full_batch:
-            stats = _full_batch_epoch(model, x, objective, optimizer, rng, epoch + 1)
-            lr = float("nan")
-        else:
-            lr = optimizer.current_lr()
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            sums, counts = {}, {}
-            for a in range(0, n, batch_size):
-                batch = x[order[a:a + batch_size]]
-                st = objective.update(model, batch, rng, optimizer,
-                                      where=f"at epoch {epoch + 1}, batch {a // batch_size + 1}")
-                step += 1
-                for k, v in st.items():
-                    sums[k] = sums.get(k, 0.0) + float(v)
-                    counts[k] = counts.get(k, 0) + 1
-                if callbacks:
-                    _call_callbacks(callbacks, "on_batch_end", step, model, st)
+    per_epoch = 1 if full_batch else -(-n // batch_size)
+    bar = Progress((epochs - start) * per_epoch, progress, "fit", unit="batch")
+    try:
+        step = 0
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            if full_batch:
+                stats = _full_batch_epoch(model, x, objective, optimizer, rng, epoch + 1)
+                lr = float("nan")
+                bar.update(1, f"epoch {epoch + 1}/{epochs}")
+            else:
+                lr = optimizer.current_lr()
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                sums, counts = {}, {}
+                for a in range(0, n, batch_size):
+                    batch = x[order[a:a + batch_size]]
+                    st = objective.update(model, batch, rng, optimizer,
+                                          where=f"at epoch {epoch + 1}, batch {a // batch_size + 1}")
+                    step += 1
+                    bar.update(1, f"epoch {epoch + 1}/{epochs}")
+                    for k, v in st.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                        counts[k] = counts.get(k, 0) + 1
+                    if callbacks:
+                        _call_callbacks(callbacks, "on_batch_end", step, model, st)
 
-            stats = {k: sums[k] / counts[k] for k in sums}
-        record = {"epoch": epoch + 1, **stats, "lr": lr, "seconds": time.perf_counter() - t0}
-        record.update(_call_callbacks(callbacks, "on_epoch_end", epoch + 1, model, history))
-        history.append({k: _jsonable(v) for k, v in record.items()})
-        if checkpoint is not None and ((epoch + 1) % checkpoint.every == 0 or epoch + 1 == epochs):
-            _save(checkpoint.path, model, objective, optimizer, rng, history, epoch + 1, meta_extra)
-        if show:
-            shown = ", ".join(f"{k}={v:.6g}" for k, v in record.items()
-                              if k != "epoch" and isinstance(v, float) and math.isfinite(v))
-            sys.stderr.write(f"epoch {epoch + 1}/{epochs}: {shown}\n")
+                stats = {k: sums[k] / counts[k] for k in sums}
+            record = {"epoch": epoch + 1, **stats, "lr": lr, "seconds": time.perf_counter() - t0}
+            record.update(_call_callbacks(callbacks, "on_epoch_end", epoch + 1, model, history))
+            history.append({k: _jsonable(v) for k, v in record.items()})
+            if checkpoint is not None and ((epoch + 1) % checkpoint.every == 0 or epoch + 1 == epochs):
+                _save(checkpoint.path, model, objective, optimizer, rng, history, epoch + 1, meta_extra)
+            bar.note(**{k: f"{v:.4g}" for k, v in record.items()
+                        if k not in ("epoch", "seconds") and isinstance(v, float) and math.isfinite(v)})
+    finally:
+        bar.close()
     return history
 
 

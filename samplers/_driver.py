@@ -12,47 +12,32 @@
 4. returns :class:`~samplers.results.Samples` with the final :class:`ChainState` and run info.
 
 Chunks bound the memory of recorded states (``CHUNK_BYTES``) and the progress bar moves
-between them.  Results never depend on the chunking: a kernel's state and streams carry over.
+between them (with a bar shown, each phase runs in at least ``PROGRESS_CHUNKS`` chunks).
+Results never depend on the chunking: a kernel's state and streams carry over.  With
+``warn=True`` the finished run is diagnosed (``samplers/diagnostics.py``) and a
+:class:`~pgm.errors.ConvergenceWarning` names what has not converged.
 """
 
 import math
-import sys
 import time
 
 import numpy as np
 
 from pgm.errors import ModelError, TooLargeError
 
+from . import diagnostics
 from ._kernel import Phase, count, spawn_seeds
+from .progress import Progress
 from .results import ChainState, Samples
 
-__all__ = ["run", "run_settings", "Progress", "STATE_MEMORY_LIMIT", "CHUNK_BYTES"]
+__all__ = ["run", "run_settings", "STATE_MEMORY_LIMIT", "CHUNK_BYTES", "PROGRESS_CHUNKS"]
 
 #: largest state array ``keep_states=True`` may allocate (bytes)
 STATE_MEMORY_LIMIT = 8 * 2**30
 #: recorded states held at once while a chunk is evaluated (bytes)
 CHUNK_BYTES = 32 * 2**20
-
-
-class Progress:
-    """A one-line progress bar on a terminal's stderr (silent elsewhere)."""
-
-    def __init__(self, total, enabled):
-        self.total, self.done = total, 0
-        self.enabled = bool(enabled) and total > 0 and sys.stderr.isatty()
-        self.t0 = time.perf_counter()
-
-    def update(self, k, phase):
-        self.done += k
-        if self.enabled:
-            frac = self.done / self.total
-            bar = "#" * int(30 * frac)
-            sys.stderr.write(f"\r{phase:>8} [{bar:<30}] {100 * frac:5.1f}%  {time.perf_counter() - self.t0:6.1f}s")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
+#: chunks per phase at least, when a progress bar is shown
+PROGRESS_CHUNKS = 50
 
 
 def run_settings(init, chains, draws, warmup, thin, observables):
@@ -103,9 +88,10 @@ def states_of(info):
 
 
 def run(kernel, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=None,
-        observables=None, keep_states=True, progress=True):
+        observables=None, keep_states=True, progress=None, warn=True, what=None):
     """Run ``kernel`` (see the module docstring); the arguments are those of
-    :func:`samplers.sample`.  Returns :class:`~samplers.results.Samples`."""
+    :func:`samplers.sample` (``what`` names the run in a convergence warning).  Returns
+    :class:`~samplers.results.Samples`."""
     chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin,
                                                             observables)
     width, dtype = kernel.record_width, np.dtype(kernel.record_dtype)
@@ -125,13 +111,17 @@ def run(kernel, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=No
         per_chunk = min(per_chunk, max(1, kernel.chunk_steps // thin))
     sweeps = kernel.sweeps_per_step
     warm_steps = math.ceil(warmup / sweeps)
-    bar = Progress((warm_steps + draws * thin) * sweeps, progress)
+    bar = Progress((warm_steps + draws * thin) * sweeps, progress, "warm-up", unit="sweep")
+    warm_chunk = per_chunk * thin
+    if bar.enabled:
+        per_chunk = min(per_chunk, max(1, draws // PROGRESS_CHUNKS))
+        warm_chunk = min(warm_chunk, max(1, warm_steps // PROGRESS_CHUNKS))
     done = 0
     while done < warm_steps:
-        k = min(warm_steps - done, per_chunk * thin)
+        k = min(warm_steps - done, warm_chunk)
         state, _ = kernel.advance(state, k, phase=Phase(True, done, warm_steps))
         done += k
-        bar.update(k * sweeps, "warmup")
+        bar.update(k * sweeps, "warm-up")
     state = kernel.end_warmup(state)
     t_warm = time.perf_counter() - t0
 
@@ -161,4 +151,7 @@ def run(kernel, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=No
             "seed": seed if isinstance(seed, (int, type(None))) else None, "engine": kernel.name,
             "seconds_warmup": t_warm, "seconds_sampling": time.perf_counter() - t0 - t_warm}
     info.update(kernel.info(state))
-    return Samples(kept, {**obs_out, **user_out}, stats_out, kernel.variables, final, info)
+    samples = Samples(kept, {**obs_out, **user_out}, stats_out, kernel.variables, final, info)
+    if warn:
+        diagnostics.warn_if_unconverged(samples, what or f"samplers.sample (method={kernel.method!r})")
+    return samples

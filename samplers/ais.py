@@ -16,20 +16,28 @@ the temperature of each step.
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
+from pgm.errors import ConvergenceWarning
+
+from . import diagnostics
 from ._annealing import AISResult, check_schedule, linear_betas, sigmoid_betas
 from ._kernel import count, spawn_seeds
 from ._registry import find_kernel
 from .ais_rbm import ais_dbm, ais_rbm
+from .progress import Progress
 from .threads import threads_for
 
-__all__ = ["ais", "AISResult", "linear_betas", "sigmoid_betas"]
+__all__ = ["ais", "AISResult", "linear_betas", "sigmoid_betas", "ESS_FRACTION"]
+
+#: AIS warns when the weights' effective sample size is below this fraction of the runs
+ESS_FRACTION = 0.1
 
 
 def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=1, seed=None,
-        evidence=None):
+        evidence=None, progress=None, warn=True):
     """Estimate ``log Z`` of a discrete model by annealed importance sampling.
 
     Parameters
@@ -52,6 +60,12 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     seed : int or None
     evidence : dict, optional
         Clamped variables: the estimate is then of ``log Σ_free p̃(x, e)``.
+    progress : bool or None
+        A progress bar over the β (``None``: only when stderr is a terminal).
+    warn : bool
+        Issue a :class:`samplers.ConvergenceWarning` when the effective sample size of the
+        importance weights is below 10 % of the runs (the estimate then rests on a few runs
+        and its standard error is unreliable).
 
     Returns
     -------
@@ -70,16 +84,34 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     if isinstance(betas, numbers.Integral) and not isinstance(betas, bool):
         betas = sigmoid_betas(betas)
     b = check_schedule(betas)
+    result = _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress)
+    if warn:
+        warn_if_few_effective(result.ess, runs, b.size)
+    return result
+
+
+def warn_if_few_effective(ess, runs, n_betas):
+    """The :class:`ConvergenceWarning` of :func:`ais` when the weights' ESS < 10 % of the runs."""
+    if ess < ESS_FRACTION * runs:
+        warnings.warn(f"AIS has not converged: the importance weights' effective sample size is "
+                      f"{ess:.1f} of {runs} runs (< {ESS_FRACTION:.0%}), so log Z and its "
+                      f"standard error rest on a few runs. Remedy: more inverse temperatures "
+                      f"(betas; {n_betas} now), more sweeps per β, or more runs; warn=False "
+                      f"silences this check.", ConvergenceWarning,
+                      stacklevel=diagnostics.user_stacklevel())
+
+
+def _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress):
     if getattr(model, "layered_kind", None) == "rbm":
         if evidence:
             raise ValueError("AIS on an RBM does not take evidence")
         return ais_rbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,
-                       seed=seed)
+                       seed=seed, progress=progress)
     if getattr(model, "layered_kind", None) == "dbm":
         if evidence:
             raise ValueError("AIS on a DBM does not take evidence")
         return ais_dbm(model, b, runs=runs, base=None if isinstance(base, str) and base == "uniform" else base,
-                       seed=seed)
+                       seed=seed, progress=progress)
     if base != "uniform":
         raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
     kernel = find_kernel(model, transition, **({} if evidence is None else {"evidence": evidence}))
@@ -93,8 +125,9 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     if not np.all(np.isfinite(lp)) and np.any(lp == np.inf):
         raise ValueError("log p̃ is +inf at a base state")
     log_w = (b[1] - b[0]) * lp
-    with threads_for(runs * kernel.record_width * sweeps):
+    with threads_for(runs * kernel.record_width * sweeps), Progress(b.size - 2, progress, "AIS", unit="β") as bar:
         for j in range(1, b.size - 1):
+            bar.update(1)
             state.beta[:] = b[j]
             _, info = kernel.advance(state, 1, sweeps, record=True)
             log_w += (b[j + 1] - b[j]) * info.lp[:, 0]

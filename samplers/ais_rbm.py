@@ -18,6 +18,7 @@ import numpy as np
 
 from ._annealing import AISResult, check_schedule
 from ._rng import draw_doubles, make_rng_state
+from .progress import Progress
 
 __all__ = ["base_rate", "ais_rbm", "ais_dbm", "salakhutdinov_murray_betas"]
 
@@ -54,7 +55,7 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
-def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
+def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
     """AIS estimate of ``log Z`` of a binary RBM (see module docstring).
 
     Parameters
@@ -66,6 +67,8 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
     base : array_like (n_visible,), optional
         Base-rate visible biases (:func:`base_rate`); default zeros (uniform visibles).
     seed : int or None
+    progress : bool or None
+        A progress bar over the β (``None``: only on a terminal).
 
     Returns
     -------
@@ -102,8 +105,9 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
     log_w = np.zeros(runs)
     prev = 0.0
     last = b_sched.size - 1
-    with np.errstate(over="ignore"):           # exp(−a) = inf is meaningful (p = 0)
+    with np.errstate(over="ignore"), Progress(last, progress, "AIS", unit="β") as bar:
         for j in range(1, b_sched.size):
+            bar.update(1)
             beta = float(b_sched[j])
             np.matmul(Wt, v, out=act)
             log_w += (beta - prev) * vdb
@@ -124,7 +128,7 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None):
     return AISResult(log_w, log_z0, b_sched)
 
 
-def ais_dbm(dbm, betas, runs=100, base=None, seed=None):
+def ais_dbm(dbm, betas, runs=100, base=None, seed=None, progress=None):
     """AIS estimate of ``log Z`` of a binary DBM with the odd layers summed out.
 
     Path ``p*_β ∝ exp(−β E_DBM)`` times the base (uniform, or base-rate visible biases
@@ -168,16 +172,18 @@ def ais_dbm(dbm, betas, runs=100, base=None, seed=None):
 
     log_w = np.zeros(runs)
     prev = 0.0
-    for j in range(1, b_sched.size):
-        beta = b_sched[j]
-        acts = [bs[l] + pre(l) for l in range(1, L + 1, 2)]
-        log_w += log_p(beta, acts) - log_p(prev, acts)
-        prev = beta
-        if j == b_sched.size - 1:
-            break
-        for a, l in zip(acts, range(1, L + 1, 2)):
-            x[l] = (draw_doubles(rng, sizes[l]) < 1.0 / (1.0 + np.exp(-beta * a))).astype(np.float64)
-        for l in range(0, L + 1, 2):
-            a = beta * (bs[l] + pre(l)) + ((1 - beta) * bA if l == 0 else 0.0)
-            x[l] = (draw_doubles(rng, sizes[l]) < 1.0 / (1.0 + np.exp(-a))).astype(np.float64)
+    with Progress(b_sched.size - 1, progress, "AIS", unit="β") as bar:
+        for j in range(1, b_sched.size):
+            bar.update(1)
+            beta = b_sched[j]
+            acts = [bs[l] + pre(l) for l in range(1, L + 1, 2)]
+            log_w += log_p(beta, acts) - log_p(prev, acts)
+            prev = beta
+            if j == b_sched.size - 1:
+                break
+            for a, l in zip(acts, range(1, L + 1, 2)):
+                x[l] = (draw_doubles(rng, sizes[l]) < 1.0 / (1.0 + np.exp(-beta * a))).astype(np.float64)
+            for l in range(0, L + 1, 2):
+                a = beta * (bs[l] + pre(l)) + ((1 - beta) * bA if l == 0 else 0.0)
+                x[l] = (draw_doubles(rng, sizes[l]) < 1.0 / (1.0 + np.exp(-a))).astype(np.float64)
     return AISResult(log_w, log_z0, b_sched)

@@ -23,8 +23,8 @@ CONTINUOUS_METHODS = ("hmc", "mala", "langevin", "mh")
 
 
 def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=None,
-           observables=None, keep_states=True, progress=True, tempering=None, swap_interval=1,
-           adapt_ladder=False, **options):
+           observables=None, keep_states=True, progress=None, tempering=None, swap_interval=1,
+           adapt_ladder=False, warn=True, **options):
     """Draw MCMC samples of a discrete, layered or continuous model.
 
     Parameters
@@ -55,8 +55,8 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
     keep_states : bool
         Store every recorded state (``Samples.states``); set ``False`` for long runs on large
         models and record observables only.
-    progress : bool
-        Progress bar on a terminal's stderr.
+    progress : bool or None
+        A tqdm progress bar with rate and ETA (``None``: only when stderr is a terminal).
     tempering : array_like, optional
         Inverse temperatures ``0 < β_0 < … < β_{R−1} = 1``: run parallel tempering with ``R``
         replicas per chain (each with the chosen kernel) and return the β = 1 replicas; see
@@ -67,6 +67,11 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
     adapt_ladder : bool
         During warm-up, respace the interior inverse temperatures toward equal swap acceptance
         (the recorded draws use the final, fixed ladder; ``info["betas"]`` reports it).
+    warn : bool
+        Diagnose the run (rank-normalised split R-hat and bulk ESS of every recorded observable
+        and, when states are kept, of every variable; :mod:`samplers.diagnostics`) and issue a
+        :class:`samplers.ConvergenceWarning` naming the quantities with R-hat > 1.01 or bulk
+        ESS < 100 and the remedy.  ``False`` skips the check.
     **options
         Options of the chosen kernel (a ``ValueError`` names any it does not take):
 
@@ -106,7 +111,7 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
     elif swap_interval != 1 or adapt_ladder is not False:
         raise ValueError("swap_interval and adapt_ladder apply to tempered runs (pass tempering=betas)")
     return run(kernel, chains=chains, draws=draws, warmup=warmup, thin=thin, seed=seed, init=init,
-               observables=observables, keep_states=keep_states, progress=progress)
+               observables=observables, keep_states=keep_states, progress=progress, warn=warn)
 
 
 def parallel_tempering(model, betas, method="gibbs", chains=None, draws=1000, warmup=None,

@@ -147,7 +147,7 @@ class SimulatedTempered(LadderKernel):
 
 
 def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, warmup=None,
-                        seed=None, gamma=1.0, progress=False, **kwargs):
+                        seed=None, gamma=1.0, progress=None, **kwargs):
     """Sample a discrete model with simulated tempering.
 
     Parameters
@@ -164,7 +164,8 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     gamma : float
         Initial Wang–Landau step of the log-weights.
     **kwargs
-        Passed on: ``thin``, ``init``, ``observables``, ``keep_states`` and the kernel's options
+        Passed on: ``thin``, ``init``, ``observables``, ``keep_states``, ``warn`` (the
+        convergence check of :func:`samplers.sample`, over the draws of every β) and the kernel's options
         (``evidence``, ...).
 
     Returns
@@ -183,6 +184,8 @@ def simulated_tempering(model, betas, method="gibbs", chains=None, draws=1000, w
     >>> s.sample_stats["beta"].shape
     (2, 200)
     """
-    driver = {k: kwargs.pop(k) for k in ("thin", "init", "observables", "keep_states") if k in kwargs}
+    driver = {k: kwargs.pop(k) for k in ("thin", "init", "observables", "keep_states", "warn")
+              if k in kwargs}
     kernel = SimulatedTempered(find_kernel(model, method, **kwargs), betas, gamma)
-    return run(kernel, chains=chains, draws=draws, warmup=warmup, seed=seed, progress=progress, **driver)
+    return run(kernel, chains=chains, draws=draws, warmup=warmup, seed=seed, progress=progress,
+               what=f"simulated_tempering (method={method!r})", **driver)
