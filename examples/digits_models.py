@@ -200,22 +200,16 @@ def nearest_distance(samples, train):
 
 
 def figure(rows, train, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Per model, 8 samples above their nearest training images (``pgm.plot.sample_grid``)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")     # a file, no window (unless the user chose a backend)
     k = 8
-    fig, axes = plt.subplots(2 * len(rows), k, figsize=(k * 0.9, 2 * len(rows) * 0.95))
-    for r, row in enumerate(rows):
+    images, labels = [], []
+    for row in rows:
         _, idx = nearest_distance(row.samples[:k], train)
-        for j in range(k):
-            for a, img in ((axes[2 * r, j], row.samples[j]), (axes[2 * r + 1, j], train[idx[j]])):
-                a.imshow(img.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-                a.set_xticks([])
-                a.set_yticks([])
-        axes[2 * r, 0].set_ylabel(row.name, fontsize=8)
-        axes[2 * r + 1, 0].set_ylabel("nearest", fontsize=7)
+        images += [row.samples[:k], train[idx]]
+        labels += [row.name, "nearest"]
+    fig = pgm.plot.sample_grid(np.concatenate(images), shape=(8, 8), ncols=k, cmap="gray_r", vmin=0, vmax=1,
+                               row_labels=labels, figsize=(k * 0.9, 2 * len(rows) * 0.95))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

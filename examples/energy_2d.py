@@ -82,28 +82,19 @@ def gaussian_kl(density, seed=0):
 
 
 def _plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One row per density: the true density, then each trained model's (``pgm.plot``)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")     # a file, no window (unless the user chose a backend)
     names = list(pgm.toy.DENSITIES)
-    fig, axes = plt.subplots(len(names), 1 + len(METHODS), figsize=(2.4 * (1 + len(METHODS)), 2.4 * len(names)))
+    fig, axes = pgm.plot.panel_grid(len(names), 1 + len(METHODS), size=2.4)
     for r, name in enumerate(names):
         density = pgm.toy.DENSITIES[name]()
-        pts, _ = pgm.toy.grid(density.bounds, 200)
-        panels = [("data", density.log_prob(pts))]
+        panels = [("data", density.log_prob)]
         for method in METHODS:
             if (name, method) in results:
                 model, kl = results[(name, method)]
-                panels.append((f"{method}  KL={kl:.3f}", -model.energy(pts)))
-        for c, ax in enumerate(np.atleast_1d(axes[r])):
-            ax.axis("off")
-            if c < len(panels):
-                title, lp = panels[c]
-                ax.imshow(np.exp(lp - lp.max()).reshape(200, 200).T, origin="lower", cmap="viridis",
-                          extent=[-density.bounds, density.bounds] * 2)
-                ax.set_title(f"{name}: {title}", fontsize=8)
+                panels.append((f"{method}  KL={kl:.3f}", lambda x, model=model: -model.energy(x)))
+        for ax, (title, log_density) in zip(axes[r], panels):
+            pgm.plot.density_2d(log_density, density.bounds, ax=ax, n=200, title=f"{name}: {title}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

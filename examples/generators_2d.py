@@ -123,25 +123,17 @@ def evaluate(density, model, seed=2):
 
 
 def _plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One row per density: exact samples, then each generator's (``pgm.plot``)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")     # a file, no window (unless the user chose a backend)
     names = list(pgm.toy.DENSITIES)
-    fig, axes = plt.subplots(len(names), 1 + len(MODELS), figsize=(2.4 * (1 + len(MODELS)), 2.4 * len(names)))
+    fig, axes = pgm.plot.panel_grid(len(names), 1 + len(MODELS), size=2.4)
     for r, name in enumerate(names):
         density = pgm.toy.DENSITIES[name]()
-        b = density.bounds
         panels = [("data", density.sample(N_SAMPLES, np.random.default_rng(1)))]
         panels += [(f"{m}  KL={results[(name, m)][0]:.3f}", results[(name, m)][1])
                    for m in MODELS if (name, m) in results]
-        for c, ax in enumerate(np.atleast_1d(axes[r])):
-            ax.axis("off")
-            if c < len(panels):
-                title, s = panels[c]
-                ax.hist2d(s[:, 0], s[:, 1], bins=150, range=[[-b, b], [-b, b]], cmap="viridis")
-                ax.set_title(f"{name}: {title}", fontsize=8)
+        for ax, (title, s) in zip(axes[r], panels):
+            pgm.plot.samples_2d(s, density.bounds, ax=ax, bins=150, title=f"{name}: {title}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

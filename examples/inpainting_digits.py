@@ -83,22 +83,16 @@ def main(argv=None):
                   "std_error": round(float(np.std(e, ddof=1) / np.sqrt(len(e))), 4)} for name, e in errors.items()}
     print(json.dumps({"images": args.images, "train_seconds": round(t_train, 1),
                       "sampling_seconds": round(t_sample, 1), **out}))
+    os.environ.setdefault("MPLBACKEND", "Agg")     # a file, no window (unless the user chose a backend)
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(len(shown), 6, figsize=(6 * 0.9, len(shown) * 0.95))
-        for r, (image, completions) in enumerate(shown):
+        images = []
+        for image, completions in shown:
             clamped = image.copy()
             clamped[BOTTOM] = 0.5
-            for c, img in enumerate([clamped, *completions, image]):
-                axes[r, c].imshow(img.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-                axes[r, c].set_xticks([])
-                axes[r, c].set_yticks([])
-        for c, title in enumerate(["given", "sample", "sample", "sample", "sample", "truth"]):
-            axes[0, c].set_title(title, fontsize=7)
+            images += [clamped, *completions, image]
+        fig = pgm.plot.sample_grid(np.array(images), shape=(8, 8), ncols=6, cmap="gray_r", vmin=0, vmax=1,
+                                   titles=["given", "sample", "sample", "sample", "sample", "truth"],
+                                   figsize=(6 * 0.9, len(shown) * 0.95))
         fig.tight_layout()
         fig.savefig(args.out, dpi=120)
         print(json.dumps({"figure": os.path.abspath(args.out)}))

@@ -10,7 +10,11 @@ Examples
 
 import os as _os
 
-from . import errors, exact
+from . import _numba_cache
+
+_numba_cache.install()
+
+from . import errors, exact  # noqa: E402
 from .bayesian import BayesianNetwork
 from .cpd import LinearGaussianCPD, LogisticCPD, TabularCPD
 from .discrete import DiscreteModel, FactorGraph, MarkovNetwork
@@ -43,9 +47,20 @@ __all__ = [
     "write_bif", "load", "example_path",
     "RBM", "GaussianBernoulliRBM", "SpikeSlabRBM", "DBM", "DBN", "inference", "map_search", "sparse_coding",
     "GaussianEnergy", "MLPEnergy", "Network", "FVSBN", "NADE", "VAE", "SigmoidBeliefNet", "DAEChain", "GSN", "ConditionalRBM", "MeanCovarianceRBM", "MPoT", "GAN", "GMMN", "toy",
+    "plot",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # ``pgm.plot`` is imported on first use, so that ``import pgm`` never loads matplotlib
+    # (an optional dependency: ``pip install "pgmc[plots]"``)
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def example_path(name):
