@@ -89,8 +89,11 @@ def check_states(x, cardinalities, variables):
     return arr, one
 
 
-def check_evidence(evidence, index, cardinalities):
-    """Validate ``{variable: state}``; returns a new dict with int states."""
+def check_evidence(evidence, index, cardinalities, state_names=None):
+    """Validate ``{variable: state}``; returns a new dict with int states.
+
+    A state may be given by name (a ``str``) when ``state_names`` (``{variable: [names]}``,
+    e.g. :attr:`pgm.BayesianNetwork.state_names`) names the variable's states."""
     if evidence is None:
         return {}
     if not isinstance(evidence, dict):
@@ -100,8 +103,17 @@ def check_evidence(evidence, index, cardinalities):
         if var not in index:
             raise UnknownVariableError(f"evidence names unknown variable {var!r}")
         card = cardinalities[index[var]]
+        if isinstance(val, str):
+            names = (state_names or {}).get(var)
+            if not names:
+                raise EvidenceError(f"evidence value {val!r} for {var!r} is a name, but {var!r} has no "
+                                    f"state names: give a state index 0..{card - 1}")
+            if val not in names:
+                raise EvidenceError(f"evidence value {val!r} for {var!r} is not one of its states {list(names)}")
+            val = list(names).index(val)
         if isinstance(val, bool) or not isinstance(val, numbers.Integral):
-            raise EvidenceError(f"evidence value for {var!r} must be an integer state, got {val!r}")
+            raise EvidenceError(f"evidence value for {var!r} must be an integer state or a state name, "
+                                f"got {val!r}")
         if not 0 <= val < card:
             raise EvidenceError(
                 f"evidence value {val} for {var!r} is outside its domain 0..{card - 1}"

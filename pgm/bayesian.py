@@ -83,14 +83,21 @@ class BayesianNetwork:
         self.graph = g
         self._index = {v: i for i, v in enumerate(order)}
         self.topological_order = list(nx.lexicographical_topological_sort(g, key=self._index.get))
-        self.evidence = check_evidence(evidence, self._index, [c if c else 0 for c in cards.values()]) \
-            if evidence else {}
+        self.evidence = check_evidence(evidence, self._index, [c if c else 0 for c in cards.values()],
+                                       self.state_names) if evidence else {}
         if self.evidence:
             cont = [v for v in self.evidence if cards[v] is None]
             if cont:
                 raise ModelError(f"evidence on continuous variables {cont} is not supported")
 
     # ------------------------------------------------------------------ basics
+    @property
+    def state_names(self):
+        """``{variable: [state names]}`` of the variables whose CPD names their states (BIF
+        files do); evidence may use these names, e.g. ``{"CVP": "HIGH"}``."""
+        return {v: list(c.state_names[v]) for v, c in self.cpds.items()
+                if getattr(c, "state_names", None) and c.state_names.get(v)}
+
     @property
     def n_variables(self):
         return len(self.variables)

@@ -138,7 +138,8 @@ class ReducedModel:
         index = {v: i for i, v in builtins.enumerate(variables)}
         if evidence is None:
             evidence = getattr(model, "evidence", {}) or {}
-        self.evidence = check_evidence(evidence, index, [cards[v] for v in variables])
+        self.evidence = check_evidence(evidence, index, [cards[v] for v in variables],
+                                       getattr(model, "state_names", None))
         self.all_variables = list(variables)
         self.all_cards = dict(cards)
         if targets is not None:

@@ -71,7 +71,8 @@ class DiscreteTarget:
             self.cards = model.cardinality_array
             self.domain = None
             index = {v: i for i, v in enumerate(self.variables)}
-            ev = check_evidence(model.evidence if evidence is None else evidence, index, self.cards)
+            ev = check_evidence(model.evidence if evidence is None else evidence, index, self.cards,
+                                getattr(model, "state_names", None))
             self.evidence = {index[v]: x for v, x in ev.items()}
             self._make_graph = lambda: nx.convert_node_labels_to_integers(
                 model.moral_graph() if isinstance(model, BayesianNetwork) else _factor_graph(model),

@@ -123,6 +123,8 @@ def likelihood_weighting(bn, n, evidence, seed=None):
         if v not in bn.cpds:
             raise UnknownVariableError(f"evidence names unknown variable {v!r}")
         k = bn.cardinalities[v]
+        if k is not None and isinstance(x, str) and x in bn.state_names.get(v, ()):
+            x = bn.state_names[v].index(x)         # a state name
         if k is not None and (isinstance(x, bool) or not isinstance(x, numbers.Integral) or not 0 <= x < k):
             raise EvidenceError(f"evidence value {x!r} for {v!r} is outside 0..{k - 1}")
         ev[v] = x

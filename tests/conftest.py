@@ -10,6 +10,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 UAI_DIR = pathlib.Path(os.environ.get("PGM_UAI_DIR", ROOT.parent / "shared" / "uai2014"))
 
 
+#: ``PGMC_SLOW_TESTS=1`` also runs the tests marked ``slow``: long reproductions of documented
+#: tables (every cell of examples/energy_2d.py, every Kaufman AIS case, ...) whose shorter
+#: siblings run by default, keeping the default suite within ~10 minutes on 2 cores
+RUN_SLOW = os.environ.get("PGMC_SLOW_TESTS") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long reproduction; runs with PGMC_SLOW_TESTS=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="long reproduction: run with PGMC_SLOW_TESTS=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def slow(*values, **kwargs):
+    """A ``pytest.param`` marked slow (see RUN_SLOW)."""
+    return pytest.param(*values, marks=pytest.mark.slow, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def uai_dir():
     if not (UAI_DIR / "reference.json").exists():

@@ -140,3 +140,25 @@ def test_compiled_orders_and_costs_equal_the_pure_python_ones():
 def test_bandwidth_candidate_reaches_grid_treewidth():
     g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(20, 20))
     assert induced_width(g, best_order(g)) == 20  # greedy min-fill alone gives ~28
+
+
+def test_evidence_by_state_name_on_a_bif_network():
+    """Every BN entry point takes ``{"CVP": "HIGH"}`` as well as the state index."""
+    import samplers
+
+    bn = pgm.read_bif(pgm.example_path("alarm"))
+    high = bn.state_names["CVP"].index("HIGH")
+    by_index = pgm.exact.marginals(bn, evidence={"CVP": high})["HYPOVOLEMIA"]
+    np.testing.assert_array_equal(pgm.exact.marginals(bn, evidence={"CVP": "HIGH"})["HYPOVOLEMIA"], by_index)
+    assert abs(by_index[0] - 0.2) > 0.5                     # the evidence matters (prior 0.2)
+    s1 = samplers.sample(bn, evidence={"CVP": "HIGH"}, draws=20, seed=0, warn=False, progress=False)
+    s2 = samplers.sample(bn, evidence={"CVP": high}, draws=20, seed=0, warn=False, progress=False)
+    np.testing.assert_array_equal(s1.states, s2.states)
+    x1, w1 = samplers.likelihood_weighting(bn, 50, {"CVP": "HIGH"}, seed=0)
+    x2, w2 = samplers.likelihood_weighting(bn, 50, {"CVP": high}, seed=0)
+    np.testing.assert_array_equal(x1, x2)
+    with pytest.raises(pgm.errors.EvidenceError, match=r"'HUGE' for 'CVP' is not one of its states"):
+        pgm.exact.marginals(bn, evidence={"CVP": "HUGE"})
+    mn = pgm.Ising.grid(3, 3).to_markov_network()          # no state names
+    with pytest.raises(pgm.errors.EvidenceError, match="has no state names"):
+        pgm.exact.marginals(mn, evidence={0: "up"})

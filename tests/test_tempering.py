@@ -11,7 +11,7 @@ import samplers
 from samplers._rng import make_rng_state
 from samplers.tempering import TemperedRun
 
-from .conftest import chi_square_pvalue
+from .conftest import chi_square_pvalue, slow
 from .test_gibbs_exactness import ALPHA, ising_torus, joint_pvalue
 
 N = 20000
@@ -181,7 +181,7 @@ def test_simulated_tempering_targets_the_model_and_estimates_log_z_ratio():
     assert abs(s.info["log_z_ratio"] - truth) < 0.15
 
 
-@pytest.mark.parametrize("name, chains", [("Grids_11", 16), ("Grids_12", 32)])
+@pytest.mark.parametrize("name, chains", [("Grids_11", 16), slow("Grids_12", 32)])
 def test_parallel_tempering_on_frustrated_grids(uai_dir, name, chains):
     """Grids_11/12 (10×10, strong frustrated couplings): replica exchange with 16 replicas
     (geometric ladder from β = 0.05, adapted during 1000 warm-up sweeps), 10 000 sweeps per
