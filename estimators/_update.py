@@ -68,6 +68,23 @@ def apply_update(model, objective, new, where, owned=False, finite=()):
         raise
 
 
+#: a parameter larger than this in magnitude means training diverged (exp() of anything near it
+#: overflows; no model is meaningful there)
+PARAMETER_LIMIT = 1e100
+
+
+def check_parameters(model, objective, where):
+    """``FloatingPointError`` naming ``where`` when a parameter is non-finite or has diverged
+    beyond :data:`PARAMETER_LIMIT` in magnitude (an update too large for the learning rate)."""
+    for k, v in param_view(model, objective).items():
+        v = np.asarray(v)
+        if v.size and np.issubdtype(v.dtype, np.number):
+            peak = float(np.max(np.abs(v)))
+            if not peak <= PARAMETER_LIMIT:
+                raise FloatingPointError(f"parameter {k!r} {where} reached |{k}| = {peak:.3g} "
+                                         f"(> {PARAMETER_LIMIT:.0e}); training diverged (lower the learning rate)")
+
+
 def check_finite(grads, where, stats=None):
     """``FloatingPointError`` naming ``where`` for a non-finite gradient or loss."""
     loss = (stats or {}).get("loss")

@@ -387,14 +387,25 @@ class PCD(Objective):
         return stats
 
     def state_dict(self):
+        """The persistent chains: states, random streams and, for Langevin / HMC chains, the
+        adapted step sizes (every field of the :class:`samplers.ChainState`)."""
         if self.state is None:
             return {}
-        return {"chains.x": self.state.x, "chains.rng": self.state.rng_state}
+        st = self.state
+        out = {"chains.x": st.x, "chains.rng": st.rng_state}
+        if st.swap_rng_state is not None:
+            out["chains.swap_rng"] = st.swap_rng_state
+        if st.step_size is not None:
+            out["chains.step_size"] = st.step_size
+        out.update({f"chains.extra.{k}": v for k, v in st.extra.items()})
+        return out
 
     def load_state_dict(self, arrays):
         arrays = dict(arrays)
         x, r = arrays.pop("chains.x", None), arrays.pop("chains.rng", None)
-        self.state = None if x is None else samplers.ChainState(x, r)
+        swap, step = arrays.pop("chains.swap_rng", None), arrays.pop("chains.step_size", None)
+        extra = {k[len("chains.extra."):]: arrays.pop(k) for k in list(arrays) if k.startswith("chains.extra.")}
+        self.state = None if x is None else samplers.ChainState(x, r, swap, step, extra)
         if self.state is not None and self.state.chains != self.chains:
             raise ValueError(f"checkpoint holds {self.state.chains} chains, the objective has {self.chains}")
         return arrays

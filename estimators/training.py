@@ -32,7 +32,7 @@ from pgm.errors import ModelError, ParseError
 from samplers.progress import Progress
 
 from ._protocol import check_data, visible_is_binary
-from ._update import apply_update, param_view
+from ._update import apply_update, check_parameters, param_view
 from .objectives import Objective
 from .optimizers import SGD
 
@@ -286,7 +286,8 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
     ValueError, TypeError
         Bad arguments (named in the message).
     FloatingPointError
-        A non-finite gradient (divergence).
+        A non-finite loss or gradient (named with its epoch and batch), or parameters that are
+        non-finite or beyond ``1e100`` in magnitude after an epoch (divergence).
 
     Examples
     --------
@@ -380,6 +381,7 @@ def fit(model, data, objective, optimizer=None, epochs=10, batch_size=None, seed
                         _call_callbacks(callbacks, "on_batch_end", step, model, st)
 
                 stats = {k: sums[k] / counts[k] for k in sums}
+            check_parameters(model, objective, f"after epoch {epoch + 1}")
             record = {"epoch": epoch + 1, **stats, "lr": lr, "seconds": time.perf_counter() - t0}
             record.update(_call_callbacks(callbacks, "on_epoch_end", epoch + 1, model, history))
             history.append({k: _jsonable(v) for k, v in record.items()})

@@ -77,6 +77,8 @@ class TabularCPD(_CPD):
                  state_names=None, tolerance=1e-4):
         self.variable = check_name(variable)
         self.cardinality = check_cardinality(variable, cardinality)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not 0 <= tolerance < 1:
+            raise ValueError(f"tolerance must be a number in [0, 1), got {tolerance!r}")
         self.parents = tuple(check_name(p) for p in parents)
         if self.variable in self.parents:
             raise ModelError(f"variable {self.variable!r} cannot be its own parent")

@@ -370,7 +370,12 @@ def log_partition(model, evidence=None, order=None, memory_limit=None, method="v
     order = _resolve_order(p, order)
     tree = _CliqueTree(p, order, (), memory_limit, store=False)
     roots = tree.upward()
-    return float(p.const + sum(float(m) for _, m in roots))
+    log_z = float(p.const + sum(float(m) for _, m in roots))
+    if log_z == -math.inf and not p.evidence:
+        # with evidence, ln P(e) = -inf is an answer; without, the model is no distribution
+        raise ModelError(f"every state of this {type(model).__name__} has probability zero (Z = 0): "
+                         "some factor, or a product of factors, is zero everywhere")
+    return log_z
 
 
 def log_likelihood(model, x, memory_limit=None):

@@ -22,7 +22,8 @@ class AISResult:
     log_weights : ndarray (runs,)
     log_z_base : float
     ess : float
-        Effective sample size of the weights, ``(Σw)² / Σw²``.
+        Effective sample size of the weights, ``(Σw)² / Σw²``; below 10 % of the runs
+        ``log_z_std`` is unreliable (:attr:`reliable`, :meth:`interval`, and :func:`ais` warns).
     betas : ndarray
     """
 
@@ -41,6 +42,38 @@ class AISResult:
     @property
     def runs(self):
         return self.log_weights.size
+
+    @property
+    def reliable(self):
+        """Whether the weights' ESS is at least 10 % of the runs, so that ``log_z_std`` (a
+        delta-method estimate from the weights themselves) can be trusted."""
+        return self.ess >= 0.1 * self.runs
+
+    def interval(self, level=0.95):
+        """An interval for ``log Z`` at confidence ``level``.
+
+        When :attr:`reliable`: ``log_z ± z·log_z_std`` (normal quantile ``z``).  Otherwise the
+        weights cannot estimate their own spread and only the one-sided bound that holds for any
+        unbiased ``Ẑ`` is given: by Markov's inequality ``P(Ẑ ≥ Z / α) ≤ α``, so
+        ``log Z ≥ log_z + log α`` with probability ``≥ 1 − α`` (``α = 1 − level``); the upper end
+        is ``inf``.
+
+        Examples
+        --------
+        >>> import pgm, samplers
+        >>> m = pgm.Ising.grid(4, 4, beta=0.3)
+        >>> lo, hi = samplers.ais(m, betas=300, runs=50, seed=0).interval()
+        >>> bool(lo < pgm.exact.log_partition(m) < hi)
+        True
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        if self.reliable:
+            from scipy.special import ndtri
+
+            z = float(ndtri(0.5 + level / 2))
+            return self.log_z - z * self.log_z_std, self.log_z + z * self.log_z_std
+        return self.log_z + math.log(1 - level), math.inf
 
     def __repr__(self):
         return (f"AISResult(log_z={self.log_z:.6f}, log_z_std={self.log_z_std:.3g}, runs={self.runs}, "

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from pgm.errors import ModelError, TooLargeError
+from pgm.errors import ModelError, SamplingError, TooLargeError
 
 from . import diagnostics
 from ._kernel import Phase, count, spawn_seeds
@@ -64,6 +64,20 @@ def _split_info(kernel, info, out_obs, out_stats, at, k, draws, chains):
         if name not in dst:
             dst[name] = np.empty((chains, draws), dtype=np.asarray(val).dtype)
         dst[name][:, at:at + k] = val
+
+
+def _check_possible(lp, at, k):
+    """A recorded draw of probability zero (``lp = −inf``) is never returned as a sample."""
+    if lp is None:
+        return
+    bad = np.isneginf(lp[:, at:at + k])
+    if bad.any():
+        chain, draw = np.argwhere(bad)[0]
+        raise SamplingError(
+            f"draw {at + draw} of chain {chain} has probability zero (lp = -inf): the evidence, or the "
+            f"model's zeros, leave the chains no possible state to move to.  Check the evidence "
+            f"with pgm.exact (it raises when P(evidence) = 0) or start the chains from a possible "
+            f"state (init=)")
 
 
 def _fields(info):
@@ -134,6 +148,7 @@ def run(kernel, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=No
         state, info = kernel.advance(state, k, thin, record=True, keep=need_states,
                                      phase=Phase(False, done, draws))
         _split_info(kernel, info, obs_out, stats_out, done, k, draws, chains)
+        _check_possible(stats_out.get("lp"), done, k)
         if need_states:
             states = states_of(info)
             for name, f in observables.items():

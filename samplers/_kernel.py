@@ -80,9 +80,28 @@ class Seeds(NamedTuple):
     extra: np.random.SeedSequence      #: auxiliary streams (replica swaps, temperature moves)
 
 
+def seed_sequence(seed):
+    """The :class:`numpy.random.SeedSequence` of a user's ``seed``: None (fresh entropy), an
+    integer >= 0, a sequence of them, a SeedSequence, or a :class:`numpy.random.Generator` (which
+    is advanced: four 63-bit integers drawn from it seed the run).  Anything else is a
+    ``TypeError`` / ``ValueError`` naming the value."""
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed if seed is not None else np.random.SeedSequence()
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
+    many = isinstance(seed, (list, tuple, np.ndarray))
+    values = list(np.ravel(np.asarray(seed, dtype=object))) if many else [seed]
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        raise TypeError(f"seed must be None, an integer >= 0, a sequence of them, a numpy "
+                        f"SeedSequence or Generator; got {seed!r}")
+    if any(v < 0 for v in values):
+        raise ValueError(f"seed must be >= 0, got {seed!r}")
+    return np.random.SeedSequence([int(v) for v in values] if many else int(seed))
+
+
 def spawn_seeds(seed):
     """``SeedSequence(seed).spawn(3)`` → :class:`Seeds` (the same children for any kernel)."""
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = seed_sequence(seed)
     initial, streams, extra = ss.spawn(3)
     return Seeds(np.random.default_rng(initial), streams, extra)
 

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ._annealing import AISResult, check_schedule
+from ._kernel import seed_sequence
 from ._rng import draw_doubles, make_rng_state
 from .progress import Progress
 
@@ -81,7 +82,7 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
     bA = np.zeros(n_v) if base is None else np.asarray(base, dtype=np.float64)
     if bA.shape != (n_v,) or not np.all(np.isfinite(bA)):
         raise ValueError(f"base must be {n_v} finite visible biases, got shape {bA.shape}")
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = seed_sequence(seed)
     rng = make_rng_state(ss, runs)
     # v ~ base: independent Bernoulli(σ(b_A)), each run's uniforms in unit order
     pA = 1.0 / (1.0 + np.exp(-bA))
@@ -148,7 +149,7 @@ def ais_dbm(dbm, betas, runs=100, base=None, seed=None, progress=None):
     bA = np.zeros(sizes[0]) if base is None else np.asarray(base, dtype=np.float64)
     if bA.shape != (sizes[0],) or not np.all(np.isfinite(bA)):
         raise ValueError(f"base must be {sizes[0]} finite visible biases, got shape {bA.shape}")
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = seed_sequence(seed)
     rng = make_rng_state(ss, runs)
     x = [None] * (L + 1)
     for l in range(0, L + 1, 2):

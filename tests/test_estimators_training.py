@@ -47,6 +47,34 @@ SETUPS = {
     "PCD-hmc/MLP/SGD": lambda: (_mlp(), _real(), E.PCD(k=2, chains=5, method="hmc",
                                                        sampler_options={"step_size": 0.2, "n_leapfrog": 3}), E.SGD(0.02)),
     "SM/MLP/Adam": lambda: (_mlp(), _real(), E.ScoreMatching(), E.Adam(0.01)),
+    # continuous chains carry their step sizes in the ChainState; the checkpoint must keep them
+    # (issue 16.5: the two -default cases resumed differently before)
+    "PCD-langevin-adapted/MLP/Adam": lambda: (_mlp(), _real(), E.PCD(
+        k=4, chains=6, method="langevin", sampler_options={"step_size": 0.05, "adapt_step_size": True}), E.Adam(0.01)),
+    "PCD-hmc-adapted/MLP/SGD": lambda: (_mlp(), _real(), E.PCD(
+        k=4, chains=5, method="hmc", sampler_options={"step_size": 0.2, "n_leapfrog": 3, "adapt_step_size": True}),
+        E.SGD(0.02)),
+    "PCD-langevin-default/Gaussian/SGD": lambda: (_gauss(), _real(), E.PCD(k=3, chains=6, method="langevin"),
+                                                  E.SGD(0.05)),
+    "PCD-hmc-default/Gaussian/SGD": lambda: (_gauss(), _real(), E.PCD(k=2, chains=6, method="hmc"), E.SGD(0.05)),
+    "PCD/RBM/SGD": lambda: (pgm.RBM(5, 3, seed=0), _binary(), E.PCD(k=1, chains=8), E.SGD(0.05)),
+    "PL/BM/Adam": lambda: (_bm(), _binary(), E.PseudoLikelihood(), E.Adam(0.01)),
+    "RM/BM/SGD": lambda: (_bm(), _binary(), E.RatioMatching(), E.SGD(0.05)),
+    "ExactML/RBM/Adam": lambda: (pgm.RBM(5, 3, seed=0), _binary(), E.ExactML(), E.Adam(0.02)),
+    "VariationalPCD-centred/DBM/SGD": lambda: (pgm.DBM([5, 3, 2], seed=0), _binary(),
+                                               E.VariationalPCD(k=1, chains=6, centering=True), E.SGD(0.05)),
+    "ML/NADE/Adam": lambda: (pgm.NADE(5, 4, seed=0), _binary(), E.MaximumLikelihood(), E.Adam(0.02)),
+    "ELBO-k3/VAE/Adam": lambda: (pgm.VAE(5, 2, hidden=(4,), seed=0), _binary(), E.ELBO(k=3), E.Adam(0.02)),
+    "WakeSleep/SBN/SGD": lambda: (pgm.SigmoidBeliefNet((5, 3), seed=0), _binary(), E.WakeSleep(), E.SGD(0.1)),
+    "NVIL/SBN/Adam": lambda: (pgm.SigmoidBeliefNet((5, 3), seed=0), _binary(), E.NVIL(baseline_hidden=3),
+                              E.Adam(0.02)),
+    "WalkBack/DAEChain/Adam": lambda: (pgm.DAEChain(2, hidden=(4,), noise=0.3, seed=0), _real(), E.WalkBack(2),
+                                       E.Adam(0.01)),
+    "MMD/GMMN/Adam": lambda: (pgm.GMMN(2, 2, hidden=(4,), seed=0), _real(), E.MMD(), E.Adam(0.01)),
+    "Adversarial/GAN/Adam": lambda: (pgm.GAN(2, 2, generator_hidden=(4,), discriminator_hidden=(4,), seed=0),
+                                     _real(), E.Adversarial(discriminator_steps=2), E.Adam(0.01)),
+    "ConditionalCD/CRBM/SGD": lambda: (pgm.ConditionalRBM(3, 2, 2, seed=0), _binary(), E.ConditionalCD(k=1),
+                                       E.SGD(0.05)),
 }
 
 
