@@ -37,6 +37,13 @@ __all__ = ["MLPEnergy", "ACTIVATIONS"]
 _CHUNK_ELEMENTS = 2**22
 
 
+
+def _rows_dot(a, w):
+    """``a @ w`` for a vector ``w``, each row's sum in a fixed order: BLAS's matrix-vector
+    product blocks rows, so a row's last bits would depend on how many rows share the call (and
+    chains run in executor groups would drift from a local run)."""
+    return np.einsum("ij,j->i", a, w)
+
 class MLPEnergy:
     """MLP energy ``E(x) = wᵀ h_L(x) + b + ½ q‖x‖²`` over ``ℝ^d`` or ``{0, 1}^d``.
 
@@ -222,7 +229,7 @@ class MLPEnergy:
     def energy(self, x):
         """``E(x)`` for each row: shape ``(n,)`` (a scalar for one row ``(d,)``)."""
         x, one = self._batch(x)
-        e = self.net.forward(x) @ self.readout + self.offset
+        e = _rows_dot(self.net.forward(x), self.readout) + self.offset
         if self.quadratic:
             e = e + 0.5 * self.quadratic * np.einsum("ij,ij->i", x, x)
         return e[0] if one else e
@@ -241,7 +248,7 @@ class MLPEnergy:
             f, f1 = self._act(a @ W + b, 1)
             acts.append(f1)
             a = f
-        e = a @ self.readout + self.offset
+        e = _rows_dot(a, self.readout) + self.offset
         delta = acts[-1] * self.readout
         for l in range(len(self.weights) - 1, 0, -1):
             delta = (delta @ self.weights[l].T) * acts[l - 1]
@@ -357,7 +364,7 @@ class MLPEnergy:
         a = self._act(both, 0)[0]
         for W, b in zip(self.weights[1:], self.biases[1:]):
             a = self._act(a @ W + b, 0)[0]
-        e = a @ self.readout
+        e = _rows_dot(a, self.readout)
         n = x.shape[0]
         return e[n:] - e[:n] + 0.5 * self.quadratic
 

@@ -22,11 +22,12 @@ import numpy as np
 
 from pgm.errors import ConvergenceWarning
 
-from . import diagnostics
+from . import _groups, diagnostics
 from ._annealing import AISResult, check_schedule, linear_betas, sigmoid_betas
-from ._kernel import count, spawn_seeds
+from ._kernel import count, seed_sequence, spawn_seeds
 from ._registry import find_kernel
 from .ais_rbm import ais_dbm, ais_rbm
+from ._rng import make_rng_state
 from .progress import Progress
 from .threads import threads_for
 
@@ -37,7 +38,7 @@ ESS_FRACTION = 0.1
 
 
 def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=1, seed=None,
-        evidence=None, progress=None, warn=True):
+        evidence=None, progress=None, warn=True, executor=None, groups=None):
     """Estimate ``log Z`` of a discrete model by annealed importance sampling.
 
     Parameters
@@ -66,6 +67,11 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
         Issue a :class:`samplers.ConvergenceWarning` when the effective sample size of the
         importance weights is below 10 % of the runs (the estimate then rests on a few runs
         and its standard error is unreliable).
+    executor : concurrent.futures.Executor, dask.distributed.Client or "dask", optional
+        Run the annealing runs in ``groups`` on this executor (as :func:`samplers.sample` does
+        with chains): the same log-weights as a local run, bit for bit.
+    groups : int, optional
+        Number of groups (default: one per worker).
 
     Returns
     -------
@@ -84,7 +90,13 @@ def ais(model, betas=1000, runs=100, base="uniform", transition="gibbs", sweeps=
     if isinstance(betas, numbers.Integral) and not isinstance(betas, bool):
         betas = sigmoid_betas(betas)
     b = check_schedule(betas)
-    result = _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress)
+    if executor is None:
+        if groups is not None:
+            raise ValueError("groups applies to runs on an executor (pass executor=)")
+        result = _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress)
+    else:
+        result = _ais_on(_groups.resolve_executor(executor), groups, model, b, runs, base, transition, sweeps,
+                         seed, evidence)
     if warn:
         warn_if_few_effective(result.ess, runs, b.size)
     return result
@@ -114,13 +126,26 @@ def _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress):
                        seed=seed, progress=progress)
     if base != "uniform":
         raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
+    kernel = _kernel_for(model, transition, evidence)
+    state = kernel.init(runs, spawn_seeds(seed), None)
+    return AISResult(_anneal(kernel, state, b, runs, sweeps, progress), _log_z_base(kernel), b)
+
+
+def _kernel_for(model, transition, evidence):
     kernel = find_kernel(model, transition, **({} if evidence is None else {"evidence": evidence}))
     if not kernel.supports_beta:
         raise ValueError(f"AIS needs a kernel for tempered targets; {transition!r} on "
                          f"{type(model).__name__} has none")
-    state = kernel.init(runs, spawn_seeds(seed), None)
+    return kernel
+
+
+def _log_z_base(kernel):
     target = kernel.target
-    log_z0 = float(sum(math.log(target.cards[i]) for i in target.free))
+    return float(sum(math.log(target.cards[i]) for i in target.free))
+
+
+def _anneal(kernel, state, b, runs, sweeps, progress):
+    """The log-weights of ``runs`` annealing runs started at ``state`` (uniform base draws)."""
     lp = kernel.log_unnormalized(state)
     if not np.all(np.isfinite(lp)) and np.any(lp == np.inf):
         raise ValueError("log p̃ is +inf at a base state")
@@ -131,4 +156,40 @@ def _ais(model, b, runs, base, transition, sweeps, seed, evidence, progress):
             state.beta[:] = b[j]
             _, info = kernel.advance(state, 1, sweeps, record=True)
             log_w += (b[j + 1] - b[j]) * info.lp[:, 0]
-    return AISResult(log_w, log_z0, b)
+    return log_w
+
+
+def _ais_on(executor, groups, model, b, runs, base, transition, sweeps, seed, evidence):
+    """:func:`ais` with the runs in groups on ``executor``: every run's start (base draw and
+    stream) is drawn here exactly as a local run draws it, each group anneals its rows."""
+    ranges = _groups.split(runs, _groups.default_groups(executor) if groups is None else groups)
+    shipped = _groups.ship_model(model)
+    kind = getattr(model, "layered_kind", None)
+    if kind in ("rbm", "dbm"):
+        if evidence:
+            raise ValueError(f"AIS on an {kind.upper()} does not take evidence")
+        base = None if isinstance(base, str) and base == "uniform" else base
+        streams = make_rng_state(seed_sequence(seed), runs)
+        tasks = [(shipped, kind, b, base, streams[a:z]) for a, z in ranges]
+        parts = _groups.run_all(executor, _layered_group, tasks, "runs", ranges)
+        return AISResult(np.concatenate([p.log_weights for p in parts]), parts[0].log_z_base, b)
+    if base != "uniform":
+        raise ValueError(f"unknown base {base!r}; the discrete families support base='uniform'")
+    kernel = _kernel_for(model, transition, evidence)
+    start = kernel.to_user(kernel.init(runs, spawn_seeds(seed), None))
+    tasks = [(shipped, transition, evidence, b, sweeps, _groups.state_to_arrays(_groups.select_chains(start, runs, a, z)))
+             for a, z in ranges]
+    parts = _groups.run_all(executor, _kernel_group, tasks, "runs", ranges)
+    return AISResult(np.concatenate(parts), _log_z_base(kernel), b)
+
+
+def _kernel_group(shipped, transition, evidence, b, sweeps, start):
+    kernel = _kernel_for(_groups.land_model(shipped), transition, evidence)
+    state = _groups.state_from_arrays(start)
+    return _anneal(kernel, kernel.init(state.chains, state, None), b, state.chains, sweeps, False)
+
+
+def _layered_group(shipped, kind, b, base, streams):
+    model = _groups.land_model(shipped)
+    run = ais_rbm if kind == "rbm" else ais_dbm
+    return run(model, b, runs=streams.shape[0], base=base, rng_state=streams, progress=False)

@@ -56,7 +56,7 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
-def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
+def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None, rng_state=None):
     """AIS estimate of ``log Z`` of a binary RBM (see module docstring).
 
     Parameters
@@ -70,6 +70,9 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
     seed : int or None
     progress : bool or None
         A progress bar over the β (``None``: only on a terminal).
+    rng_state : uint64 array (runs, 4), optional
+        The runs' xoshiro256 streams (instead of those of ``seed``): the rows of a larger run,
+        for AIS in groups on an executor.
 
     Returns
     -------
@@ -82,8 +85,7 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
     bA = np.zeros(n_v) if base is None else np.asarray(base, dtype=np.float64)
     if bA.shape != (n_v,) or not np.all(np.isfinite(bA)):
         raise ValueError(f"base must be {n_v} finite visible biases, got shape {bA.shape}")
-    ss = seed_sequence(seed)
-    rng = make_rng_state(ss, runs)
+    rng = make_rng_state(seed_sequence(seed), runs) if rng_state is None else np.array(rng_state, dtype=np.uint64)
     # v ~ base: independent Bernoulli(σ(b_A)), each run's uniforms in unit order
     pA = 1.0 / (1.0 + np.exp(-bA))
     v0 = draw_doubles(rng, n_v) < pA
@@ -129,7 +131,7 @@ def ais_rbm(rbm, betas, runs=100, base=None, seed=None, progress=None):
     return AISResult(log_w, log_z0, b_sched)
 
 
-def ais_dbm(dbm, betas, runs=100, base=None, seed=None, progress=None):
+def ais_dbm(dbm, betas, runs=100, base=None, seed=None, progress=None, rng_state=None):
     """AIS estimate of ``log Z`` of a binary DBM with the odd layers summed out.
 
     Path ``p*_β ∝ exp(−β E_DBM)`` times the base (uniform, or base-rate visible biases
@@ -149,8 +151,7 @@ def ais_dbm(dbm, betas, runs=100, base=None, seed=None, progress=None):
     bA = np.zeros(sizes[0]) if base is None else np.asarray(base, dtype=np.float64)
     if bA.shape != (sizes[0],) or not np.all(np.isfinite(bA)):
         raise ValueError(f"base must be {sizes[0]} finite visible biases, got shape {bA.shape}")
-    ss = seed_sequence(seed)
-    rng = make_rng_state(ss, runs)
+    rng = make_rng_state(seed_sequence(seed), runs) if rng_state is None else np.array(rng_state, dtype=np.uint64)
     x = [None] * (L + 1)
     for l in range(0, L + 1, 2):
         p = 1.0 / (1.0 + np.exp(-bA)) if l == 0 else np.full(sizes[l], 0.5)

@@ -8,10 +8,15 @@ driver (``samplers/_driver.py``) runs it — wrapped in replica exchange
 Reproducibility: one ``seed`` → ``SeedSequence(seed).spawn(3)`` (initial states, one xoshiro256
 stream per chain, auxiliary streams such as replica swaps).  Results are bit-identical for any
 thread count, and continuing from ``Samples.final_state`` reproduces a longer run exactly.
+With ``executor=`` the chains run in groups on a ``concurrent.futures.Executor`` or a Dask
+client and the same numbers come back (``samplers/_groups.py``).
 """
 
-from ._driver import run
+from . import _groups, diagnostics
+from ._driver import run, run_settings
+from ._kernel import spawn_seeds
 from ._registry import find_kernel
+from .results import ChainState
 from .tempering import Tempered
 
 __all__ = ["sample", "parallel_tempering", "METHODS", "CONTINUOUS_METHODS"]
@@ -24,7 +29,7 @@ CONTINUOUS_METHODS = ("hmc", "mala", "langevin", "mh")
 
 def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, seed=None, init=None,
            observables=None, keep_states=True, progress=None, tempering=None, swap_interval=1,
-           adapt_ladder=False, warn=True, **options):
+           adapt_ladder=False, warn=True, executor=None, groups=None, **options):
     """Draw MCMC samples of a discrete, layered or continuous model.
 
     Parameters
@@ -67,6 +72,15 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
     adapt_ladder : bool
         During warm-up, respace the interior inverse temperatures toward equal swap acceptance
         (the recorded draws use the final, fixed ladder; ``info["betas"]`` reports it).
+    executor : concurrent.futures.Executor, dask.distributed.Client or "dask", optional
+        Run the chains in ``groups`` on this executor (``"dask"``: the current Dask client; needs
+        ``pip install "pgmc[distributed]"``).  The starts of all chains are drawn here, each
+        group continues its rows exactly, and the results are concatenated: the same numbers as
+        a local run, bit for bit, for any number of groups or workers.  The model travels as
+        its save file (JSON + arrays) when it has one.  Not with ``adapt_ladder`` (which couples
+        the chains); user ``observables`` must be per chain (they always are: ``(chains, k)``).
+    groups : int, optional
+        Number of groups (default: one per worker).
     warn : bool
         Diagnose the run (rank-normalised split R-hat and bulk ESS of every recorded observable
         and, when states are kept, of every variable; :mod:`samplers.diagnostics`) and issue a
@@ -110,8 +124,38 @@ def sample(model, method=None, chains=None, draws=1000, warmup=None, thin=1, see
         kernel = Tempered(kernel, tempering, swap_interval, adapt_ladder)
     elif swap_interval != 1 or adapt_ladder is not False:
         raise ValueError("swap_interval and adapt_ladder apply to tempered runs (pass tempering=betas)")
-    return run(kernel, chains=chains, draws=draws, warmup=warmup, thin=thin, seed=seed, init=init,
-               observables=observables, keep_states=keep_states, progress=progress, warn=warn)
+    if executor is None:
+        if groups is not None:
+            raise ValueError("groups applies to runs on an executor (pass executor=)")
+        return run(kernel, chains=chains, draws=draws, warmup=warmup, thin=thin, seed=seed, init=init,
+                   observables=observables, keep_states=keep_states, progress=progress, warn=warn)
+    if adapt_ladder:
+        raise ValueError("adapt_ladder respaces one ladder from every chain's swaps: it cannot run in "
+                         "independent groups (drop executor= or adapt_ladder)")
+    executor = _groups.resolve_executor(executor)
+    chains, draws, warmup, thin, observables = run_settings(init, chains, draws, warmup, thin, observables)
+    # every chain's start (states and streams) is drawn here, exactly as a local run draws it
+    start = init if isinstance(init, ChainState) else kernel.to_user(kernel.init(chains, spawn_seeds(seed), init))
+    ranges = _groups.split(chains, _groups.default_groups(executor) if groups is None else groups)
+    shipped = _groups.ship_model(model)
+    spec = (method, options, tempering, swap_interval, draws, warmup, thin, observables, keep_states)
+    tasks = [(shipped, spec, _groups.state_to_arrays(_groups.select_chains(start, chains, a, b)))
+             for a, b in ranges]
+    parts = _groups.run_all(executor, _sample_group, tasks, "chains", ranges)
+    samples = _groups.merge_samples(parts, chains, seed)
+    if warn:
+        diagnostics.warn_if_unconverged(samples, f"samplers.sample (method={kernel.method!r}, {len(parts)} groups)")
+    return samples
+
+
+def _sample_group(shipped, spec, start):
+    """One group of chains, on a worker: continue ``start`` exactly as the local run would."""
+    method, options, tempering, swap_interval, draws, warmup, thin, observables, keep_states = spec
+    kernel = find_kernel(_groups.land_model(shipped), method, **options)
+    if tempering is not None:
+        kernel = Tempered(kernel, tempering, swap_interval, False)
+    return run(kernel, draws=draws, warmup=warmup, thin=thin, init=_groups.state_from_arrays(start),
+               observables=observables, keep_states=keep_states, progress=False, warn=False)
 
 
 def parallel_tempering(model, betas, method="gibbs", chains=None, draws=1000, warmup=None,

@@ -81,7 +81,7 @@ def test_importing_the_packages_leaves_the_heavy_optional_modules_unloaded():
     import subprocess
     import sys
 
-    heavy = ["sklearn", "arviz", "matplotlib", "pandas", "scipy.stats", "tqdm"]
+    heavy = ["sklearn", "arviz", "matplotlib", "pandas", "scipy.stats", "tqdm", "dask", "distributed"]
     code = ("import sys, pgm, samplers, estimators; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
