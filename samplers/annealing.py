@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _groups
 from ._kernel import spawn_seeds
 from ._registry import find_kernel
 
@@ -51,7 +52,7 @@ def annealing_betas(n=1000, beta_min=0.05, beta_max=20.0, greedy=10):
 
 
 def simulated_annealing(model, betas=None, chains=8, sweeps=1, method="gibbs", seed=None, init=None,
-                        **options):
+                        executor=None, groups=None, **options):
     """Search for a MAP assignment of a discrete model by simulated annealing.
 
     Parameters
@@ -69,6 +70,11 @@ def simulated_annealing(model, betas=None, chains=8, sweeps=1, method="gibbs", s
     seed : int or None
     init : array (chains, n) or (n,), optional
         Starting states in the model's domain (e.g. a BP decoding).
+    executor : concurrent.futures.Executor, dask.distributed.Client or "dask", optional
+        Run the restarts in ``groups`` on this executor (as :func:`samplers.sample` does with
+        chains): the same result as a local run, bit for bit.
+    groups : int, optional
+        Number of groups (default: one per worker).
     **options
         Kernel options, e.g. ``evidence``.
 
@@ -95,15 +101,40 @@ def simulated_annealing(model, betas=None, chains=8, sweeps=1, method="gibbs", s
         raise ValueError(f"simulated annealing needs a kernel for tempered targets; {method!r} on "
                          f"{type(model).__name__} has none")
     state = kernel.init(int(chains), spawn_seeds(seed), init)
+    if executor is None:
+        if groups is not None:
+            raise ValueError("groups applies to runs on an executor (pass executor=)")
+        best, best_lp = _anneal(kernel, state, b, int(sweeps))
+    else:
+        executor = _groups.resolve_executor(executor)
+        start = kernel.to_user(state)
+        ranges = _groups.split(int(chains), _groups.default_groups(executor) if groups is None else groups)
+        shipped = _groups.ship_model(model)
+        tasks = [(shipped, method, options, b, int(sweeps),
+                  _groups.state_to_arrays(_groups.select_chains(start, int(chains), lo, hi))) for lo, hi in ranges]
+        parts = _groups.run_all(executor, _anneal_group, tasks, "restarts", ranges)
+        best = np.concatenate([p[0] for p in parts])
+        best_lp = np.concatenate([p[1] for p in parts])
+    k = int(np.argmax(best_lp))
+    return AnnealingResult(dict(zip(kernel.variables, best[k].tolist())), float(best_lp[k]), best_lp, b)
+
+
+def _anneal(kernel, state, b, sweeps):
+    """Best state and ``log p̃`` each chain visits while swept at the β of ``b``."""
     best = kernel.to_user(state).x.copy()
     best_lp = np.asarray(kernel.log_unnormalized(state), dtype=np.float64).copy()
     for beta in b:
         state.beta[:] = beta
-        _, info = kernel.advance(state, 1, int(sweeps), record=True, keep=True)
+        _, info = kernel.advance(state, 1, sweeps, record=True, keep=True)
         lp = info.lp[:, 0]
         better = lp > best_lp
         if better.any():
             best_lp[better] = lp[better]
             best[better] = info.states[better, 0]
-    k = int(np.argmax(best_lp))
-    return AnnealingResult(dict(zip(kernel.variables, best[k].tolist())), float(best_lp[k]), best_lp, b)
+    return best, best_lp
+
+
+def _anneal_group(shipped, method, options, b, sweeps, start):
+    kernel = find_kernel(_groups.land_model(shipped), method, **options)
+    st = _groups.state_from_arrays(start)
+    return _anneal(kernel, kernel.init(st.chains, st, None), b, sweeps)

@@ -107,6 +107,14 @@ def test_ais_in_groups_equals_the_local_run(client, name):
         assert remote.log_z == local.log_z and remote.log_z_std == local.log_z_std
 
 
+def test_simulated_annealing_restarts_in_groups(client):
+    model = pgm.Ising.grid(6, 6, coupling=-1.0, field=0.1)          # antiferromagnet with a field
+    local = samplers.simulated_annealing(model, chains=6, seed=4)
+    remote = samplers.simulated_annealing(model, chains=6, seed=4, executor=client, groups=3)
+    np.testing.assert_array_equal(local.chain_scores, remote.chain_scores)
+    assert local.assignment == remote.assignment and local.log_score == remote.log_score
+
+
 def test_a_worker_killed_mid_run_is_retried_and_the_result_is_unchanged(client, tmp_path):
     """The first call of this observable on any worker kills that worker's process; Dask
     restarts it and reruns the group (``retries``)."""
