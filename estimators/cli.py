@@ -129,6 +129,7 @@ def _looks_like_path(spec):
 def _sniff(path):
     """``"uai"`` or ``"bif"`` from the first word of a file (plain or gzip)."""
     import gzip
+    import zlib
 
     with open(path, "rb") as fh:
         head = fh.read(4096)
@@ -136,7 +137,7 @@ def _sniff(path):
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(4096)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             return None
     text = head.decode("utf-8", "replace")
     text = re.sub(r"//[^\n]*|/\*.*?\*/|#[^\n]*", " ", text, flags=re.S)

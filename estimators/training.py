@@ -29,12 +29,13 @@ import warnings
 import numpy as np
 
 from pgm.errors import ModelError, ParseError
+from pgm.io.files import read_meta, read_npz
 from samplers.progress import Progress
 
 from ._protocol import check_data, visible_is_binary
 from ._update import apply_update, check_parameters, param_view
 from .objectives import Objective
-from .optimizers import SGD
+from .optimizers import SGD, Adam
 
 __all__ = ["fit", "History", "Checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
@@ -174,55 +175,161 @@ def load_checkpoint(path):
 
     ``meta`` is the JSON header (format, version, epoch, configurations, RNG state, history);
     ``arrays`` maps ``"param/…"``, ``"own/…"``, ``"optimizer/…"`` and ``"objective/…"`` names to
-    arrays.  Raises :class:`pgm.errors.ParseError` on a file of another format or version.
+    arrays.  Raises :class:`pgm.errors.ParseError` naming the file on a file of another format
+    or version, one that is not a readable ``.npz`` archive (or holds more than
+    ``pgm.io.files.MAX_NPZ_BYTES`` of arrays), a header without the entries a resume needs
+    (``epoch``, ``history``, ``model``, ``objective``, ``optimizer``, ``optimizer_state``,
+    ``rng``) or arrays outside those four groups; ``OSError`` when it cannot be opened.
     """
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "__meta__" not in data.files:
-                raise ParseError("not a fit checkpoint (no __meta__ record)", path)
-            meta = json.loads(str(data["__meta__"]))
-            arrays = {k: data[k] for k in data.files if k != "__meta__"}
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, (ParseError, FileNotFoundError)):
-            raise
-        raise ParseError(f"cannot read checkpoint: {exc}", path) from None
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("version") != CHECKPOINT_VERSION:
-        raise ParseError(f"expected a {CHECKPOINT_FORMAT} file of version {CHECKPOINT_VERSION}, got "
-                         f"{meta.get('format')!r} version {meta.get('version')!r}", path)
-    return meta, arrays
+    return _read_checkpoint(os.fspath(path))
+
+
+def _read_checkpoint(path, expect=None):
+    """``(meta, arrays)`` of a checkpoint; ``expect(meta, shapes)`` (``shapes``: array name →
+    declared shape) may refuse the file before any array data is read."""
+    plan = {}
+
+    def check(first, declared):
+        plan["meta"] = read_meta(first, path, "a fit checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        _check_header(plan["meta"], path)
+        odd = sorted(k for k in declared if k != "__meta__" and (
+            k.split("/", 1)[0] not in ("param", "own", "optimizer", "objective") or "/" not in k
+            or k.endswith("/")))
+        if odd:
+            raise ParseError(f"unexpected arrays {odd[:5]} in the checkpoint", path)
+        for k, (_, dtype) in declared.items():
+            if k != "__meta__" and dtype.kind not in "biuf":
+                raise ParseError(f"array {k!r} must hold numbers, got dtype {dtype}", path)
+        if expect is not None:
+            expect(plan["meta"], {k: tuple(shape) for k, (shape, _) in declared.items() if k != "__meta__"})
+
+    arrays = read_npz(path, "a fit checkpoint", check=check)
+    del arrays["__meta__"]
+    return plan["meta"], arrays
+
+
+def _check_header(meta, path):
+    """The entries of a checkpoint header that a resume reads, with their JSON types."""
+    for key in ("epoch", "history", "model", "objective", "optimizer", "optimizer_state", "rng"):
+        if key not in meta:
+            raise ParseError(f"the checkpoint header has no {key!r} entry", path)
+    epoch, history = meta["epoch"], meta["history"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ParseError(f"the checkpoint's epoch must be an integer >= 0, got {epoch!r}", path)
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history) or len(history) != epoch:
+        got = f"{len(history)} records" if isinstance(history, list) else type(history).__name__
+        raise ParseError(f"the checkpoint's history must be a list of one record (a JSON object) per "
+                         f"epoch ({epoch}), got {got}", path)
+    if not isinstance(meta["optimizer_state"], dict) or not isinstance(meta["rng"], dict):
+        raise ParseError("the checkpoint's optimizer_state and rng entries must be JSON objects", path)
 
 
 def _normalise(cfg):
     return json.loads(json.dumps(cfg))
 
 
+def _group(arrays, prefix):
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _check_shapes(shapes, like, what, path):
+    """The checkpoint's arrays of a group (``shapes``: name → shape) must be those of this run."""
+    if set(shapes) != set(like):
+        raise ParseError(f"the checkpoint holds {what}s {sorted(shapes)}, this run has {sorted(like)}", path)
+    for k, shape in shapes.items():
+        if shape != tuple(like[k]):
+            raise ParseError(f"{what} {k!r} has shape {shape} in the checkpoint, {tuple(like[k])} in this "
+                             "run", path)
+
+
+#: the slots each built-in optimiser keeps per parameter (``"kind/name"`` arrays)
+_SLOTS = {"SGD": ("velocity",), "Adam": ("m", "v")}
+
+
+def _check_optimizer_layout(optimizer, shapes, state, like, path):
+    """The optimiser part of a checkpoint: ``t`` a count >= 0 and, for SGD / Adam, slot arrays
+    ``kind/param`` of known kinds with the parameter's shape (``like``: name → shape)."""
+    t = state.get("t")
+    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+        raise ParseError(f"the optimiser's update count t must be an integer >= 0, got {t!r}", path)
+    if getattr(optimizer, "full_batch", False):
+        kinds = ()
+    elif type(optimizer) in (SGD, Adam):
+        kinds = _SLOTS[type(optimizer).__name__]
+    else:
+        kinds = None  # a user's optimiser: its own slot names, checked for shapes and values only
+    for k, shape in shapes.items():
+        kind, _, name = k.partition("/")
+        if kinds is not None and (kind not in kinds or name not in like):
+            raise ParseError(f"optimiser state {k!r} is not a {' or '.join(kinds) or 'no'} slot of a "
+                             f"parameter of this run ({type(optimizer).__name__})", path)
+        if name in like and shape != tuple(like[name]):
+            raise ParseError(f"optimiser state {k!r} has shape {shape}, the parameter {name!r} has "
+                             f"{tuple(like[name])}", path)
+
+
+def _check_values(arrays, path):
+    """Parameters, objective parameters and optimiser slots must be finite (Adam's ``v`` >= 0)."""
+    for k, v in arrays.items():
+        if k.split("/", 1)[0] in ("param", "own", "optimizer") and v.dtype.kind == "f" \
+                and not np.isfinite(v).all():
+            raise ParseError(f"array {k!r} of the checkpoint holds non-finite values", path)
+        if k.startswith("optimizer/v/") and (v < 0).any():
+            raise ParseError(f"array {k!r} (Adam's second moments) holds negative values", path)
+
+
 def _restore(path, model, objective, optimizer, rng, meta_extra):
-    meta, arrays = load_checkpoint(path)
-    problems = []
-    if meta["model"] != type(model).__name__:
-        problems.append(f"model {meta['model']} != {type(model).__name__}")
-    for name, now in (("objective", objective.config()), ("optimizer", optimizer.config())):
-        if _normalise(now) != meta[name]:
-            problems.append(f"{name} {meta[name]} != {_normalise(now)}")
-    for k, v in meta_extra.items():
-        if meta.get(k) != v:
-            problems.append(f"{k} {meta.get(k)!r} != {v!r}")
-    if problems:
-        raise ValueError(f"checkpoint {path} does not match this run: " + "; ".join(problems))
-    params = {k[6:]: v for k, v in arrays.items() if k.startswith("param/")}
-    if set(params) != set(model.params) or any(np.shape(params[k]) != np.shape(model.params[k]) for k in params):
-        raise ValueError(f"checkpoint {path} holds parameters {sorted(params)} of other shapes than the model's")
-    model.set_params(**params)
-    own = {k[4:]: v for k, v in arrays.items() if k.startswith("own/")}
-    if own:
-        objective.set_own_params(**own)
-    optimizer.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer/")},
-                              meta["optimizer_state"])
-    rest = objective.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("objective/")})
-    if rest:
-        raise ValueError(f"checkpoint {path} holds objective state {sorted(rest)} that {objective!r} does not use")
-    rng.bit_generator.state = meta["rng"]
+    """Put the state of checkpoint ``path`` into this run.  The header and the declared array
+    shapes are checked before any array is read, the values before anything is changed, and a
+    state the objective refuses is rolled back: a bad checkpoint raises ``ParseError`` and leaves
+    the run as it was."""
+    like = {k: np.shape(v) for k, v in model.params.items()}
+    own_like = {k: np.shape(v) for k, v in objective.own_params.items()}
+
+    def expect(meta, shapes):
+        problems = []
+        if meta["model"] != type(model).__name__:
+            problems.append(f"model {meta['model']} != {type(model).__name__}")
+        for name, now in (("objective", objective.config()), ("optimizer", optimizer.config())):
+            if _normalise(now) != meta[name]:
+                problems.append(f"{name} {meta[name]} != {_normalise(now)}")
+        for k, v in meta_extra.items():
+            if meta.get(k) != v:
+                problems.append(f"{k} {meta.get(k)!r} != {v!r}")
+        if problems:
+            raise ParseError("the checkpoint does not match this run: " + "; ".join(problems), path)
+        _check_shapes(_group(shapes, "param/"), like, "parameter", path)
+        _check_shapes(_group(shapes, "own/"), own_like, "objective parameter", path)
+        _check_optimizer_layout(optimizer, _group(shapes, "optimizer/"), meta["optimizer_state"],
+                                {**like, **{f"objective.{k}": v for k, v in own_like.items()}}, path)
+
+    meta, arrays = _read_checkpoint(os.fspath(path), expect)
+    _check_values(arrays, path)
+    params, own, opt_arrays = _group(arrays, "param/"), _group(arrays, "own/"), _group(arrays, "optimizer/")
+    probe = type(rng.bit_generator)()
+    try:
+        probe.state = meta["rng"]
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ParseError(f"the checkpoint's random generator state is invalid: {exc}", path) from None
+    before = ({k: np.array(v, copy=True) for k, v in model.params.items()},
+              {k: np.array(v, copy=True) for k, v in objective.own_params.items()},
+              optimizer.state_dict(), objective.state_dict())
+    try:
+        model.set_params(**params)
+        if own:
+            objective.set_own_params(**own)
+        optimizer.load_state_dict(opt_arrays, meta["optimizer_state"])
+        rest = objective.load_state_dict(_group(arrays, "objective/"))
+        if rest:
+            raise ValueError(f"it holds objective state {sorted(rest)} that {objective!r} does not use")
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        model.set_params(**before[0])
+        if before[1]:
+            objective.set_own_params(**before[1])
+        optimizer.load_state_dict(*before[2])
+        objective.load_state_dict(before[3])
+        raise ParseError(f"the checkpoint's state does not fit this run: {exc}", path) from None
+    rng.bit_generator.state = probe.state
     return int(meta["epoch"]), History(meta["history"])
 
 

@@ -90,9 +90,9 @@ def run_all(executor, fn, tasks, what, ranges):
     worker died (``retries=2``); a group that raises re-raises the original exception with a note
     naming the group."""
     if _is_dask(executor):
-        futures = [executor.submit(fn, *task, retries=2, pure=False) for task in tasks]
+        futures = [executor.submit(_on_worker, fn, *task, retries=2, pure=False) for task in tasks]
     else:
-        futures = [executor.submit(fn, *task) for task in tasks]
+        futures = [executor.submit(_on_worker, fn, *task) for task in tasks]
     out = []
     for i, (fut, (a, b)) in enumerate(zip(futures, ranges)):
         try:
@@ -103,6 +103,32 @@ def run_all(executor, fn, tasks, what, ranges):
                 other.cancel()
             raise
     return out
+
+
+def _on_worker(fn, *args):
+    """Run one group with the kernels' thread count set to the Dask worker's own threads (a
+    worker of one thread must not spread numba's pool over the node's every core); results do
+    not depend on the thread count."""
+    n = _worker_threads()
+    if n is None:
+        return fn(*args)
+    from .threads import threads
+
+    with threads(n):
+        return fn(*args)
+
+
+def _worker_threads():
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    import numba
+
+    n = getattr(worker, "nthreads", None) or getattr(worker.state, "nthreads", 1)
+    return max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
 
 
 # ----------------------------------------------------------------------------- chain states

@@ -66,22 +66,86 @@ class ChainState:
 
     @classmethod
     def load(cls, path):
-        from pgm.errors import ParseError
+        """Read a state written by :meth:`save` (no pickle).
 
-        with np.load(path, allow_pickle=False) as data:
-            try:
-                meta = json.loads(str(data["__meta__"]))
-                if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
-                    raise ParseError(f"not a chain state of version {_VERSION}: {meta}", str(path))
-                swap = data["swap_rng_state"] if "swap_rng_state" in data.files else None
-                step = data["step_size"] if "step_size" in data.files else None
-                extra = {k[6:]: data[k] for k in data.files if k.startswith("extra/")}
-                return cls(data["x"], data["rng_state"], swap, step, extra)
-            except KeyError as exc:
-                raise ParseError(f"missing record {exc}", str(path)) from None
+        Raises
+        ------
+        pgm.errors.ParseError
+            Naming the file and the defect: not a readable ``.npz`` archive, arrays over
+            ``pgm.io.files.MAX_NPZ_BYTES``, another format or version, a missing, unexpected or
+            malformed array (``x`` must be a finite 2-D array; ``rng_state`` uint64
+            ``(rows of x, 4)``; ``swap_rng_state`` uint64 ``(chains, 4)`` with chains dividing
+            the rows; ``step_size`` finite and positive, one per row).
+        OSError
+            The file cannot be opened.
+        """
+        import os
+
+        from pgm.io.files import read_meta, read_npz
+
+        name = os.fspath(path)
+
+        def check(first, declared):
+            read_meta(first, name, "a chain state", _FORMAT, _VERSION)
+            _check_state_layout(declared, name)
+
+        arrays = read_npz(name, "a chain state", check=check)
+        _check_state_values(arrays, name)
+        extra = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
+        return cls(arrays["x"], arrays["rng_state"], arrays.get("swap_rng_state"), arrays.get("step_size"),
+                   extra)
 
     def __repr__(self):
         return f"ChainState(chains={self.x.shape[0]}, n_vars={self.x.shape[1]})"
+
+
+def _check_state_layout(declared, path):
+    """What :meth:`ChainState.load` requires of the arrays a saved state declares
+    (``name → (shape, dtype)``), checked before their data is read (``ParseError``)."""
+    from pgm.errors import ParseError
+
+    known = {"__meta__", "x", "rng_state", "swap_rng_state", "step_size"}
+    odd = sorted(k for k in declared if k not in known and not (k.startswith("extra/") and len(k) > 6))
+    if odd:
+        raise ParseError(f"unexpected arrays {odd[:5]} in a chain state", path)
+    for key in ("x", "rng_state"):
+        if key not in declared:
+            raise ParseError(f"a chain state needs the array {key!r}", path)
+    for key, (_, dtype) in declared.items():
+        if key != "__meta__" and dtype.kind not in "biuf":
+            raise ParseError(f"array {key!r} must hold numbers, got dtype {dtype}", path)
+    shape = {k: tuple(v[0]) for k, v in declared.items()}
+    if len(shape["x"]) != 2:
+        raise ParseError(f"x must be 2-D (rows, variables), got shape {shape['x']}", path)
+    rows = shape["x"][0]
+    streams = [("rng_state", rows)]
+    if "swap_rng_state" in shape:
+        chains = shape["swap_rng_state"][0] if len(shape["swap_rng_state"]) == 2 else 0
+        if chains == 0 or rows % chains:
+            raise ParseError(f"swap_rng_state of shape {shape['swap_rng_state']} does not give one "
+                             f"stream per chain of the {rows} rows of x", path)
+        streams.append(("swap_rng_state", chains))
+    for key, n in streams:
+        if declared[key][1] != np.uint64 or shape[key] != (n, 4):
+            raise ParseError(f"{key} must be uint64 of shape ({n}, 4) (xoshiro256 states), got "
+                             f"{declared[key][1]} {shape[key]}", path)
+    if "step_size" in shape and shape["step_size"] not in ((), (rows,)):
+        raise ParseError(f"step_size must hold one number per row of x ({rows}), got shape "
+                         f"{shape['step_size']}", path)
+
+
+def _check_state_values(arrays, path):
+    """Values of a saved state: finite ``x``, no NaN anywhere, positive step sizes."""
+    from pgm.errors import ParseError
+
+    for key, arr in arrays.items():
+        if key != "__meta__" and arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ParseError(f"array {key!r} holds NaN", path)
+    if arrays["x"].dtype.kind == "f" and not np.isfinite(arrays["x"]).all():
+        raise ParseError("x holds infinite values", path)
+    step = arrays.get("step_size")
+    if step is not None and not (np.isfinite(step).all() and (step > 0).all()):
+        raise ParseError("step_size must hold finite positive numbers", path)
 
 
 class Samples:

@@ -8,52 +8,96 @@ blocks with ``table`` lines (child state slowest, last parent fastest), per-conf
 
 import gzip
 import itertools
+import math
 import re
 
 import numpy as np
 
 from ..errors import ParseError
+from ._tokens import MAX_TOKEN, Lines, plain_floats, short, strict_int
 
-__all__ = ["read_bif", "write_bif"]
+__all__ = ["read_bif", "write_bif", "MIN_TABLE_BUDGET"]
 
-_TOKEN = re.compile(r'"[^"\n]*"|[{}()\[\];,|]|[^\s{}()\[\];,|"]+')
+#: table entries a BIF text may declare in all, at least: the budget is the larger of this and the
+#: length of the text (every number written out takes two characters or more, so only ``default``
+#: rows can fill more entries than that).  Checked before each table is allocated.
+MIN_TABLE_BUDGET = 2**20
+
+_QUOTED = re.compile(r'"[^"\n]*"')
+_WORD = re.compile(r'(?:[^\s{}()\[\];,|"/]|/(?![/*]))+')
+_SPACES = re.compile(r"\s+")
+_PUNCT = frozenset("{}()[];,|")
 
 
 class _Lexer:
+    """Tokens of BIF text, found on demand (comments are whitespace; no list of every token)."""
+
     def __init__(self, text, path):
-        self.path = path
-        text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
-        self.toks = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            line = line.split("//", 1)[0]
-            for m in _TOKEN.finditer(line):
-                self.toks.append((m.group(), lineno))
-        self.i = 0
+        self.text, self.path = text, path
+        self.line = Lines(text)
+        self.pos = 0
+        self.last_line = None
+        self._tok = self._scan()
+
+    def _scan(self):
+        """``(token, offset)`` of the next token after ``self.pos``, or None at the end."""
+        text, i, n = self.text, self.pos, len(self.text)
+        while True:
+            m = _SPACES.match(text, i)
+            if m:
+                i = m.end()
+            if i >= n:
+                self.pos = n
+                return None
+            if text.startswith("//", i):
+                j = text.find("\n", i)
+                i = n if j < 0 else j + 1
+            elif text.startswith("/*", i):
+                j = text.find("*/", i + 2)
+                if j < 0:
+                    raise ParseError("unterminated /* comment", self.path, self.line(i))
+                i = j + 2
+            else:
+                break
+        if text[i] in _PUNCT:
+            self.pos = i + 1
+            return text[i], i
+        m = (_QUOTED if text[i] == '"' else _WORD).match(text, i)
+        if m is None:
+            raise ParseError("unterminated quoted name (a '\"' without its closing '\"' on the line)",
+                             self.path, self.line(i))
+        if m.end() - i > MAX_TOKEN:
+            raise ParseError(f"a token of {m.end() - i} characters ({short(text[i:i + 40])})", self.path,
+                             self.line(i))
+        self.pos = m.end()
+        return m.group(), i
 
     def error(self, msg, line=None):
-        if line is None and self.toks:
-            line = self.toks[min(self.i, len(self.toks) - 1)][1]
+        if line is None:
+            line = self.last_line if self.last_line is not None or self._tok is None else \
+                self.line(self._tok[1])
         return ParseError(msg, self.path, line)
 
     def peek(self):
-        return self.toks[self.i][0] if self.i < len(self.toks) else None
+        return self._tok[0] if self._tok is not None else None
 
     def next(self, what):
-        if self.i >= len(self.toks):
+        if self._tok is None:
             raise self.error(f"unexpected end of file: expected {what}")
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
+        tok, at = self._tok
+        self.last_line = self.line(at)
+        self._tok = self._scan()
+        return tok, self.last_line
 
     def expect(self, sym):
         tok, line = self.next(repr(sym))
         if tok != sym:
-            raise self.error(f"expected {sym!r}, got {tok!r}", line)
+            raise self.error(f"expected {sym!r}, got {short(tok)}", line)
 
     def name(self, what):
         tok, line = self.next(what)
         if tok in "{}()[];,|":
-            raise self.error(f"expected {what}, got {tok!r}", line)
+            raise self.error(f"expected {what}, got {short(tok)}", line)
         return tok.strip('"')
 
     def skip_statement(self):
@@ -74,17 +118,27 @@ class _Lexer:
                     return
 
     def numbers(self, what):
-        vals = []
+        toks = []
         while True:
             tok, line = self.next(what)
             if tok == ";":
+                break
+            if tok != ",":
+                toks.append((tok, line))
+        try:
+            vals = plain_floats([t for t, _ in toks])
+            if all(map(math.isfinite, vals)):
                 return vals
-            if tok == ",":
-                continue
+        except ValueError:
+            pass
+        for tok, line in toks:  # report the first bad one
             try:
-                vals.append(float(tok))
+                v = plain_floats([tok])[0]
             except ValueError:
-                raise self.error(f"expected a number in {what}, got {tok!r}", line) from None
+                raise self.error(f"expected a number in {what}, got {short(tok)}", line) from None
+            if not math.isfinite(v):
+                raise self.error(f"expected a finite number in {what}, got {short(tok)}", line)
+        raise AssertionError("unreachable")
 
 
 def parse_bif(text, path=None, tolerance=1e-4):
@@ -92,7 +146,9 @@ def parse_bif(text, path=None, tolerance=1e-4):
     from ..cpd import TabularCPD
 
     lx = _Lexer(text, path)
+    budget = max(len(text), MIN_TABLE_BUDGET)
     states = {}
+    index = {}  # variable -> {state name: index}
     order = []
     tables = {}
     while lx.peek() is not None:
@@ -114,13 +170,13 @@ def parse_bif(text, path=None, tolerance=1e-4):
                 if tok == "type":
                     t, ln2 = lx.next("'discrete'")
                     if t != "discrete":
-                        raise lx.error(f"only discrete variables are supported, got type {t!r}", ln2)
+                        raise lx.error(f"only discrete variables are supported, got type {short(t)}", ln2)
                     lx.expect("[")
                     ktok, ln3 = lx.next("the number of states")
                     try:
-                        k = int(ktok)
+                        k = strict_int(ktok)
                     except ValueError:
-                        raise lx.error(f"expected the number of states, got {ktok!r}", ln3) from None
+                        raise lx.error(f"expected the number of states, got {short(ktok)}", ln3) from None
                     if k < 1:
                         raise lx.error(f"variable {var!r} must have >= 1 states, got {k}", ln3)
                     lx.expect("]")
@@ -133,7 +189,7 @@ def parse_bif(text, path=None, tolerance=1e-4):
                         if s == ",":
                             continue
                         if s in "{()[];|":
-                            raise lx.error(f"expected a state name, got {s!r}", ln4)
+                            raise lx.error(f"expected a state name, got {short(s)}", ln4)
                         names.append(s.strip('"'))
                     lx.expect(";")
                     if len(names) != k or len(set(names)) != k:
@@ -145,10 +201,11 @@ def parse_bif(text, path=None, tolerance=1e-4):
                 elif tok == "property":
                     lx.skip_statement()
                 else:
-                    raise lx.error(f"unexpected {tok!r} in variable block of {var!r}", ln)
+                    raise lx.error(f"unexpected {short(tok)} in variable block of {var!r}", ln)
             if found is None:
                 raise lx.error(f"variable {var!r} has no 'type discrete' declaration", line)
             states[var] = found
+            index[var] = {name: i for i, name in enumerate(found)}
             order.append(var)
         elif kw == "probability":
             lx.expect("(")
@@ -164,7 +221,7 @@ def parse_bif(text, path=None, tolerance=1e-4):
                         continue
                     parents.append(tok.strip('"'))
             elif tok != ")":
-                raise lx.error(f"expected '|' or ')', got {tok!r}", ln)
+                raise lx.error(f"expected '|' or ')', got {short(tok)}", ln)
             for v in [child] + parents:
                 if v not in states:
                     raise lx.error(f"probability block uses undeclared variable {v!r}", line)
@@ -174,6 +231,13 @@ def parse_bif(text, path=None, tolerance=1e-4):
                 raise lx.error(f"invalid parents {parents} of {child!r}", line)
             k = len(states[child])
             pcards = [len(states[p]) for p in parents]
+            configs = math.prod(pcards)
+            if k * configs > budget:
+                raise lx.error(
+                    f"the table of {child!r} has {k * configs} entries ({k} states x {configs} parent "
+                    f"configurations), more than a file of {len(text)} characters can describe "
+                    f"(at most {budget} entries in all; pgm.io.bif.MIN_TABLE_BUDGET)", line)
+            budget -= k * configs
             values = np.full([k] + pcards, np.nan)
             default = None
             lx.expect("{")
@@ -202,9 +266,9 @@ def parse_bif(text, path=None, tolerance=1e-4):
                         if j >= len(parents):
                             raise lx.error(f"too many parent states in a row of {child!r}", ln2)
                         s = s.strip('"')
-                        if s not in states[parents[j]]:
-                            raise lx.error(f"{s!r} is not a state of {parents[j]!r}", ln2)
-                        idx.append(states[parents[j]].index(s))
+                        if s not in index[parents[j]]:
+                            raise lx.error(f"{short(s)} is not a state of {parents[j]!r}", ln2)
+                        idx.append(index[parents[j]][s])
                     if len(idx) != len(parents):
                         raise lx.error(f"row of {child!r} names {len(idx)} parent states, needs {len(parents)}", ln)
                     vals = lx.numbers(f"a row of {child!r}")
@@ -214,17 +278,18 @@ def parse_bif(text, path=None, tolerance=1e-4):
                 elif tok == "property":
                     lx.skip_statement()
                 else:
-                    raise lx.error(f"unexpected {tok!r} in probability block of {child!r}", ln)
+                    raise lx.error(f"unexpected {short(tok)} in probability block of {child!r}", ln)
             if np.isnan(values).any():
                 if default is None:
-                    missing = np.argwhere(np.isnan(values[0]))[0]
-                    cfg = tuple(states[p][i] for p, i in zip(parents, missing))
+                    first = int(np.argmax(np.isnan(values[0]).reshape(-1)))
+                    missing = np.unravel_index(first, values.shape[1:])
+                    cfg = tuple(states[p][int(i)] for p, i in zip(parents, missing))
                     raise lx.error(f"probability block of {child!r} gives no row for parent states {cfg}", line)
                 fill = np.isnan(values[0])
                 values[:, fill] = np.asarray(default)[:, None]
             tables[child] = (parents, values)
         else:
-            raise lx.error(f"expected 'network', 'variable' or 'probability', got {kw!r}", line)
+            raise lx.error(f"expected 'network', 'variable' or 'probability', got {short(kw)}", line)
     missing = [v for v in order if v not in tables]
     if missing:
         raise ParseError(f"no probability block for variables {missing}", path)
@@ -256,13 +321,29 @@ def read_bif(path, tolerance=1e-4):
     >>> bn.n_variables
     8
     """
-    from .uai import _read_text
+    from .files import read_text
 
-    return parse_bif(_read_text(path), str(path), tolerance)
+    return parse_bif(read_text(path), str(path), tolerance)
+
+
+def _quoted(name):
+    """``name`` as a BIF token: plain when it is one word, else in double quotes (names with a
+    double quote or a line break cannot be written so that they read back: ``ValueError``)."""
+    s = str(name)
+    if _WORD.fullmatch(s) and s not in ("network", "variable", "probability", "property", "table",
+                                        "default", "type", "discrete"):
+        return s
+    if '"' in s or any(c in s for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        raise ValueError(f"cannot write the name {s!r} in BIF: it holds a double quote or a line break")
+    return f'"{s}"'
 
 
 def write_bif(model, path, name="network"):
-    """Write a discrete Bayesian network as BIF (gzip-compressed when ``path`` ends in ``.gz``)."""
+    """Write a discrete Bayesian network as BIF (gzip-compressed when ``path`` ends in ``.gz``).
+
+    Names (of the network, variables and states) that are not single words are written in
+    double quotes, so that :func:`read_bif` reads the same names back (as strings).
+    """
     from ..cpd import TabularCPD
 
     model._require_discrete("BIF")
@@ -273,10 +354,11 @@ def write_bif(model, path, name="network"):
             if v in getattr(c, "state_names", {}):
                 sn = c.state_names[v]
                 break
-        names[v] = sn or [f"s{i}" for i in range(model.cardinalities[v])]
-    lines = [f"network {name} {{", "}"]
+        names[v] = [_quoted(x) for x in (sn or [f"s{i}" for i in range(model.cardinalities[v])])]
+    var = {v: _quoted(v) for v in model.variables}
+    lines = [f"network {_quoted(name)} {{", "}"]
     for v in model.variables:
-        lines += [f"variable {v} {{",
+        lines += [f"variable {var[v]} {{",
                   f"  type discrete [ {len(names[v])} ] {{ {', '.join(names[v])} }};", "}"]
     for v in model.variables:
         c = model.cpds[v]
@@ -284,13 +366,13 @@ def write_bif(model, path, name="network"):
             c = _as_tabular(c, model.cardinalities)
         table = c.probabilities()
         if c.parents:
-            lines.append(f"probability ( {v} | {', '.join(map(str, c.parents))} ) {{")
+            lines.append(f"probability ( {var[v]} | {', '.join(var[p] for p in c.parents)} ) {{")
             for cfg in itertools.product(*[range(k) for k in c.parent_cardinalities]):
                 row = ", ".join(repr(float(x)) for x in table[(slice(None),) + cfg])
                 labels = ", ".join(names[p][i] for p, i in zip(c.parents, cfg))
                 lines.append(f"  ({labels}) {row};")
         else:
-            lines.append(f"probability ( {v} ) {{")
+            lines.append(f"probability ( {var[v]} ) {{")
             lines.append("  table " + ", ".join(repr(float(x)) for x in table) + ";")
         lines.append("}")
     data = ("\n".join(lines) + "\n").encode()

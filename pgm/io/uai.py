@@ -13,29 +13,11 @@ import os
 import numpy as np
 
 from ..errors import EvidenceError, ParseError
-from ._tokens import Tokens
+from ._tokens import Tokens, short, strict_float
+from .files import read_text as _read_text
 
 __all__ = ["read_uai", "write_uai", "read_evidence", "read_marginals", "write_marginals", "read_map", "write_map",
            "read_pr", "write_pr"]
-
-
-def _read_text(path):
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise exc
-    if raw[:2] == b"\x1f\x8b":
-        import gzip
-
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ParseError(f"corrupt gzip data: {exc}", str(path)) from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8 text: {exc}", str(path)) from None
 
 
 def parse_uai(text, path=None):
@@ -44,7 +26,7 @@ def parse_uai(text, path=None):
     kind, line = tk.next("the preamble MARKOV or BAYES")
     kind = kind.upper()
     if kind not in ("MARKOV", "BAYES"):
-        raise tk.error(f"expected preamble MARKOV or BAYES, got {kind!r}", line)
+        raise tk.error(f"expected preamble MARKOV or BAYES, got {short(kind)}", line)
     n = tk.int("the number of variables", minimum=0)
     cards = [tk.int(f"the cardinality of variable {i}", minimum=1) for i in range(n)]
     m = tk.int("the number of factors", minimum=0)
@@ -56,9 +38,10 @@ def parse_uai(text, path=None):
             v = tk.int(f"a variable of factor {f}", minimum=0)
             if v >= n:
                 raise tk.error(f"factor {f} names variable {v}, but there are only {n} variables")
-            if v in scope:
-                raise tk.error(f"factor {f} repeats variable {v} in its scope")
             scope.append(v)
+        if len(set(scope)) != len(scope):
+            v = next(v for i, v in enumerate(scope) if v in scope[:i])
+            raise tk.error(f"factor {f} repeats variable {v} in its scope", tk.last_line)
         scopes.append(scope)
     tables = []
     for f, scope in enumerate(scopes):
@@ -68,13 +51,13 @@ def parse_uai(text, path=None):
             raise tk.error(
                 f"factor {f} over variables {scope} needs {size} entries, the file says {count}"
             )
-        vals = np.array(tk.floats(count, f"the table of factor {f}"))
+        vals = tk.floats(count, f"the table of factor {f}")
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
             raise tk.error(f"factor {f} has negative or non-finite entries")
         tables.append(vals.reshape([cards[v] for v in scope]))
     if not tk.done():
         tok, line = tk.next("")
-        raise tk.error(f"unexpected trailing content {tok!r} after the last table", line)
+        raise tk.error(f"unexpected trailing content {short(tok)} after the last table", line)
     if kind == "BAYES":
         for f, scope in enumerate(scopes):
             if not scope:
@@ -82,38 +65,92 @@ def parse_uai(text, path=None):
     return kind, cards, scopes, tables
 
 
+def _evidence_source(path_or_text):
+    """``(path, text)``: a path-like, an existing file or a string that looks like a file name
+    (one word that is not a number) is read as a file; any other string is the evidence."""
+    if isinstance(path_or_text, os.PathLike) or (
+            isinstance(path_or_text, str) and (os.path.exists(path_or_text) or (
+                len(path_or_text.split()) == 1 and not path_or_text.strip().isdigit()))):
+        return os.fspath(path_or_text), _read_text(path_or_text)
+    if not isinstance(path_or_text, str):
+        raise TypeError(f"evidence must be a file name or the text of an evidence file, got "
+                        f"{type(path_or_text).__name__}")
+    return None, path_or_text
+
+
 def read_evidence(path_or_text, n_variables=None, cardinalities=None):
-    """Read a UAI ``.evid`` file (or its text) into ``{variable: state}``."""
-    if isinstance(path_or_text, (str, os.PathLike)) and os.path.exists(path_or_text):
-        path, text = str(path_or_text), _read_text(path_or_text)
-    else:
-        path, text = None, str(path_or_text)
+    """Read a UAI ``.evid`` file (or its text) into ``{variable: state}``.
+
+    Parameters
+    ----------
+    path_or_text : str or path-like
+        A file name (a path-like, an existing file, or one word that is not a number — a
+        missing file then raises ``FileNotFoundError``) or the evidence text itself.
+    n_variables : int or model, optional
+        Variables must be ``0..n_variables-1``.  A model (anything with ``variables`` and
+        ``cardinalities``, e.g. what :func:`read_uai` returns) sets both checks.
+    cardinalities : sequence of int, optional
+        States must be ``0..cardinalities[v]-1``; ``n_variables`` defaults to its length.
+
+    Raises
+    ------
+    ParseError
+        Text that is not a count followed by that many ``variable state`` pairs of ASCII
+        integers (with the file name and line).
+    EvidenceError
+        A variable or state outside the model, or one variable with two states (naming the
+        variable, the value and the domain).
+
+    Examples
+    --------
+    >>> read_evidence("2 0 1 3 0", cardinalities=[2, 2, 2, 2])
+    {0: 1, 3: 0}
+    """
+    if hasattr(n_variables, "variables") and hasattr(n_variables, "cardinalities"):
+        model = n_variables
+        cardinalities = [model.cardinalities[v] for v in model.variables]
+        n_variables = None
+    if cardinalities is not None:
+        cardinalities = list(cardinalities)
+        if n_variables is None or n_variables > len(cardinalities):
+            n_variables = len(cardinalities)
+    path, text = _evidence_source(path_or_text)
+    where = f" in {path}" if path is not None else ""
     tk = Tokens(text, path)
     if tk.done():
         return {}
-    ints = []
-    while not tk.done():
-        ints.append(tk.int("an evidence integer", minimum=0))
-    if len(ints) == 1 + 2 * ints[0]:
-        pairs = ints[1:]
-    elif ints[0] == 1 and len(ints) >= 2 and len(ints) == 2 + 2 * ints[1]:
-        pairs = ints[2:]  # older format with a leading number of samples
-    else:
-        raise ParseError(
-            f"evidence must be a count followed by that many 'variable value' pairs; got "
-            f"{len(ints)} integers starting with {ints[0]}", path
-        )
+    count = tk.int("the number of evidence pairs", minimum=0)
+    pending = []  # integers already read, with their lines
+    if count == 1:
+        # "1 v x" (one pair) or the older "1 k v_1 x_1 ... v_k x_k" (one sample of k pairs)
+        pending.append((tk.int("an evidence variable", minimum=0), tk.last_line))
+        if tk.done() and pending[0][0] == 0:
+            return {}
+        pending.append((tk.int("an evidence value", minimum=0), tk.last_line))
+        if not tk.done():
+            count = pending.pop(0)[0]
+
+    def take(what):
+        return pending.pop(0) if pending else (tk.int(what, minimum=0), tk.last_line)
+
     ev = {}
-    for v, x in zip(pairs[::2], pairs[1::2]):
+    for j in range(count):
+        v, line = take(f"the variable of evidence pair {j + 1} of {count}")
+        x, _ = take(f"the value of evidence pair {j + 1} of {count}")
+        at = f"{where}:{line}" if path is not None else where
         if n_variables is not None and v >= n_variables:
-            raise EvidenceError(f"evidence names variable {v}, but the model has {n_variables}")
+            raise EvidenceError(f"evidence{at} names variable {v}, but the model's variables are "
+                                f"0..{n_variables - 1}")
         if cardinalities is not None and x >= cardinalities[v]:
-            raise EvidenceError(
-                f"evidence value {x} of variable {v} is outside 0..{cardinalities[v] - 1}"
-            )
+            raise EvidenceError(f"evidence{at}: value {x} of variable {v} is outside its domain "
+                                f"0..{cardinalities[v] - 1}")
         if v in ev and ev[v] != x:
-            raise EvidenceError(f"evidence gives variable {v} two values ({ev[v]} and {x})")
+            raise EvidenceError(f"evidence{at} gives variable {v} two values ({ev[v]} and {x})")
         ev[v] = x
+    if not tk.done():
+        tok, line = tk.next("")
+        raise tk.error(f"evidence must be a count followed by that many 'variable value' pairs; "
+                       f"unexpected {short(tok)} after {count} pairs", line)
     return ev
 
 
@@ -218,8 +255,21 @@ def write_uai(model, path, evidence_path=None):
             fh.write(" ".join([str(len(ev))] + [f"{idx[v]} {x}" for v, x in ev.items()]) + "\n")
 
 
-def read_marginals(path):
+def read_marginals(path, tolerance=1e-3):
     """Read a UAI ``.MAR`` file: a list with one probability array per variable.
+
+    Parameters
+    ----------
+    path : str or path-like
+    tolerance : float
+        How far each variable's probabilities may sum from one (``.MAR`` files are rounded).
+
+    Raises
+    ------
+    ParseError
+        Not ``MAR``, the number of variables, then per variable its cardinality and that many
+        probabilities — finite, in ``[0, 1]`` and summing to one within ``tolerance`` — and
+        nothing after (the message names the file, line and variable).
 
     Examples
     --------
@@ -229,16 +279,41 @@ def read_marginals(path):
     >>> [m.tolist() for m in read_marginals(p)]
     [[0.25, 0.75], [1.0]]
     """
+    tolerance = _tolerance(tolerance)
     tk = Tokens(_last_solution(_read_text(path)), str(path))
     head, line = tk.next("the preamble MAR")
     if head != "MAR":
-        raise tk.error(f"expected preamble MAR, got {head!r}", line)
+        raise tk.error(f"expected preamble MAR, got {short(head)}", line)
     n = tk.int("the number of variables", minimum=0)
     out = []
     for v in range(n):
         k = tk.int(f"the cardinality of variable {v}", minimum=1)
-        out.append(np.array(tk.floats(k, f"the marginal of variable {v}")))
+        line = tk.last_line
+        p = tk.floats(k, f"the marginal of variable {v}")
+        if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
+            bad = p[~(np.isfinite(p) & (p >= 0) & (p <= 1))][0]
+            raise tk.error(f"the marginal of variable {v} holds {float(bad)!r}; probabilities must be "
+                           "finite numbers in [0, 1]", line)
+        total = float(p.sum())
+        if abs(total - 1.0) > tolerance:
+            raise tk.error(f"the marginal of variable {v} sums to {total!r}, not 1 (tolerance "
+                           f"{tolerance})", line)
+        out.append(p)
+    _expect_end(tk, f"the {n} marginals")
     return out
+
+
+def _tolerance(tolerance):
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    return float(tolerance)
+
+
+def _expect_end(tk, what):
+    if not tk.done():
+        tok, line = tk.next("")
+        raise tk.error(f"unexpected trailing content {short(tok)} after {what}", line)
 
 
 def _last_solution(text):
@@ -284,8 +359,11 @@ def write_marginals(path, marginals, variables=None):
     parts = [str(len(tables))]
     for k, t in enumerate(tables):
         t = np.asarray(t, dtype=float).reshape(-1)
-        if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
-            raise ValueError(f"marginal {k} must be a non-empty array of finite non-negative numbers")
+        if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(t > 1):
+            raise ValueError(f"marginal {k} must be a non-empty array of probabilities (finite, in "
+                             f"[0, 1]), got {t.tolist()[:5]}")
+        if abs(float(t.sum()) - 1.0) > 1e-6:
+            raise ValueError(f"marginal {k} must sum to 1, sums to {float(t.sum())!r}")
         parts.append(str(t.size))
         parts.extend(f"{float(x):.12g}" for x in t)
     with open(path, "w") as fh:
@@ -319,15 +397,15 @@ def read_pr(path):
     text = _last_solution(_read_text(path))
     words = text.split()
     if not words or words[0].upper() != "PR":
-        raise ParseError(f"expected preamble PR, got {(words or [''])[0]!r}", str(path))
+        raise ParseError(f"expected preamble PR, got {short((words or [''])[0])}", str(path))
     if len(words) != 2:
         raise ParseError(f"a .PR file holds one number after PR, got {len(words) - 1} values", str(path))
     try:
-        value = float(words[1])
+        value = strict_float(words[1])
     except ValueError:
-        raise ParseError(f"expected the log10 of the partition function, got {words[1]!r}", str(path)) from None
+        raise ParseError(f"expected the log10 of the partition function, got {short(words[1])}", str(path)) from None
     if math.isnan(value) or value == math.inf:
-        raise ParseError(f"expected a finite log10 value or -inf, got {words[1]!r}", str(path))
+        raise ParseError(f"expected a finite log10 value or -inf, got {short(words[1])}", str(path))
     return value
 
 
@@ -346,9 +424,16 @@ def read_map(path):
     tk = Tokens(_last_solution(_read_text(path)), str(path))
     head, line = tk.next("the preamble MAP")
     if head not in ("MAP", "MPE"):
-        raise tk.error(f"expected preamble MAP or MPE, got {head!r}", line)
+        raise tk.error(f"expected preamble MAP or MPE, got {short(head)}", line)
     n = tk.int("the number of variables", minimum=0)
-    return np.array([tk.int(f"the state of variable {v}", minimum=0) for v in range(n)], dtype=np.int64)
+    states = [tk.int(f"the state of variable {v}", minimum=0) for v in range(n)]
+    _expect_end(tk, f"the {n} states")
+    try:
+        return np.array(states, dtype=np.int64)
+    except OverflowError:
+        big = max(states)
+        raise ParseError(f"state {big} of variable {states.index(big)} does not fit a 64-bit integer",
+                         str(path)) from None
 
 
 def write_map(path, assignment, variables=None):
