@@ -391,21 +391,14 @@ class PCD(Objective):
         adapted step sizes (every field of the :class:`samplers.ChainState`)."""
         if self.state is None:
             return {}
-        st = self.state
-        out = {"chains.x": st.x, "chains.rng": st.rng_state}
-        if st.swap_rng_state is not None:
-            out["chains.swap_rng"] = st.swap_rng_state
-        if st.step_size is not None:
-            out["chains.step_size"] = st.step_size
-        out.update({f"chains.extra.{k}": v for k, v in st.extra.items()})
-        return out
+        # "chains.rng" (not "chains.rng_state") as in checkpoints written before the other fields
+        return {"chains." + ("rng" if k == "rng_state" else k): v for k, v in self.state.to_arrays().items()}
 
     def load_state_dict(self, arrays):
         arrays = dict(arrays)
-        x, r = arrays.pop("chains.x", None), arrays.pop("chains.rng", None)
-        swap, step = arrays.pop("chains.swap_rng", None), arrays.pop("chains.step_size", None)
-        extra = {k[len("chains.extra."):]: arrays.pop(k) for k in list(arrays) if k.startswith("chains.extra.")}
-        self.state = None if x is None else samplers.ChainState(x, r, swap, step, extra)
+        mine = {("rng_state" if k == "chains.rng" else k[len("chains."):]): arrays.pop(k)
+                for k in list(arrays) if k.startswith("chains.")}
+        self.state = samplers.ChainState.from_arrays(mine) if "x" in mine else None
         if self.state is not None and self.state.chains != self.chains:
             raise ValueError(f"checkpoint holds {self.state.chains} chains, the objective has {self.chains}")
         return arrays

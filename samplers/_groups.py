@@ -133,19 +133,11 @@ def _worker_threads():
 
 # ----------------------------------------------------------------------------- chain states
 def state_to_arrays(state):
-    out = {"x": state.x, "rng_state": state.rng_state}
-    if state.swap_rng_state is not None:
-        out["swap_rng_state"] = state.swap_rng_state
-    if state.step_size is not None:
-        out["step_size"] = state.step_size
-    out.update({f"extra/{k}": v for k, v in state.extra.items()})
-    return out
+    return state.to_arrays()
 
 
 def state_from_arrays(arrays):
-    extra = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
-    return ChainState(arrays["x"], arrays["rng_state"], arrays.get("swap_rng_state"), arrays.get("step_size"),
-                      extra)
+    return ChainState.from_arrays(arrays)
 
 
 def _rows(arr, chains, a, b):

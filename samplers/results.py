@@ -55,14 +55,27 @@ class ChainState:
             return self.swap_rng_state.shape[0]
         return self.x.shape[0]
 
+    def to_arrays(self):
+        """Every field as ``{name: array}`` (``x``, ``rng_state``, and when present
+        ``swap_rng_state``, ``step_size``, ``extra/<key>``): what :meth:`save` writes."""
+        out = {"x": self.x, "rng_state": self.rng_state}
+        if self.swap_rng_state is not None:
+            out["swap_rng_state"] = self.swap_rng_state
+        if self.step_size is not None:
+            out["step_size"] = self.step_size
+        out.update({f"extra/{k}": v for k, v in self.extra.items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The inverse of :meth:`to_arrays`."""
+        extra = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
+        return cls(arrays["x"], arrays["rng_state"], arrays.get("swap_rng_state"), arrays.get("step_size"), extra)
+
     def save(self, path):
         meta = json.dumps({"format": _FORMAT, "version": _VERSION})
-        extra = {} if self.swap_rng_state is None else {"swap_rng_state": self.swap_rng_state}
-        if self.step_size is not None:
-            extra["step_size"] = self.step_size
-        extra.update({f"extra/{k}": v for k, v in self.extra.items()})
         with open(path, "wb") as fh:
-            np.savez(fh, x=self.x, rng_state=self.rng_state, __meta__=np.array(meta), **extra)
+            np.savez(fh, __meta__=np.array(meta), **self.to_arrays())
 
     @classmethod
     def load(cls, path):
@@ -91,9 +104,7 @@ class ChainState:
 
         arrays = read_npz(name, "a chain state", check=check)
         _check_state_values(arrays, name)
-        extra = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
-        return cls(arrays["x"], arrays["rng_state"], arrays.get("swap_rng_state"), arrays.get("step_size"),
-                   extra)
+        return cls.from_arrays(arrays)
 
     def __repr__(self):
         return f"ChainState(chains={self.x.shape[0]}, n_vars={self.x.shape[1]})"

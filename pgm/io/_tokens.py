@@ -163,12 +163,7 @@ class Tokens:
             try:
                 out[filled:filled + len(toks)] = plain_floats(toks)
             except ValueError:
-                for m in _TOKEN.finditer(text, at, end):
-                    try:
-                        strict_float(m.group())
-                    except ValueError:
-                        raise self.error(f"expected a number in {what}, got {short(m.group())}",
-                                         self.line(m.start())) from None
+                self._first_non_number(_TOKEN.finditer(text, at, end), what)
                 raise
             filled += len(toks)
             at = end
@@ -176,6 +171,15 @@ class Tokens:
         self._next = _TOKEN.search(text, at)
         self._last = None
         return out
+
+    def _first_non_number(self, matches, what):
+        """Raise the parse error naming the first of ``matches`` that is not a number."""
+        for m in matches:
+            try:
+                strict_float(m.group())
+            except ValueError:
+                raise self.error(f"expected a number in {what}, got {short(m.group())}",
+                                 self.line(m.start())) from None
 
     def _few_floats(self, count, what, start):
         it = _TOKEN.finditer(self.text, start)
@@ -188,12 +192,7 @@ class Tokens:
         try:
             out = np.array(plain_floats(toks), dtype=np.float64)
         except ValueError:
-            for m in found:
-                try:
-                    strict_float(m.group())
-                except ValueError:
-                    raise self.error(f"expected a number in {what}, got {short(m.group())}",
-                                     self.line(m.start())) from None
+            self._first_non_number(found, what)
             raise
         self.offset = found[-1].end() if found else start
         self._next = next(it, None) if found else self._next
