@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import estimators
+import pgm
 import samplers
 from estimators.wake_sleep import NVIL, WakeSleep
 from pgm.errors import CardinalityError, EvidenceError, ModelError, TooLargeError
@@ -312,18 +313,15 @@ def test_nvil_checkpoint_resumes_running_statistics(tmp_path, sbn_data):
 def test_settings_and_persistence_round_trip(tmp_path):
     import json
 
-    from pgm.io import persist
-
     for cls in (SigmoidBeliefNet, Recognition):
         m = cls((3, 2, 2), seed=0)
         clone = cls.from_settings(json.loads(json.dumps(m.settings())))
         clone.set_params(**m.params)
         assert all(np.array_equal(clone.params[k], m.params[k]) for k in m.params)
         path = tmp_path / f"{cls.__name__}.npz"
-        persist._save_parametric(m, path)
-        with np.load(path) as data:
-            meta = json.loads(str(data["__meta__"]))
-            back = persist._load_parametric(cls, meta, data, path)
+        m.save(path)
+        back = pgm.load(path)
+        assert type(back) is cls
         assert all(np.array_equal(back.params[k], m.params[k]) for k in m.params)
 
 

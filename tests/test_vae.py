@@ -319,8 +319,6 @@ def test_training_raises_the_elbo():
 
 # ---------------------------------------------------------------------------- protocol, errors
 def test_params_settings_and_persistence(tmp_path):
-    from pgm.io.persist import _load_parametric, _save_parametric
-
     vae = randomize(VAE(5, 2, hidden=(4,), likelihood="gaussian", seed=0), 1)
     assert vae.domain is None and VAE(5, 2).domain == (0, 1)
     assert list(vae.params) == ["encoder.W1", "encoder.b1", "encoder.W2", "encoder.b2",
@@ -331,9 +329,8 @@ def test_params_settings_and_persistence(tmp_path):
     clone.set_params(**vae.params)
     np.testing.assert_array_equal(clone.iwae_bound(x, 10, seed=0), vae.iwae_bound(x, 10, seed=0))
     path = tmp_path / "vae.npz"
-    _save_parametric(vae, path)
-    with np.load(path) as data:
-        loaded = _load_parametric(VAE, json.loads(str(data["__meta__"])), data, path)
+    vae.save(path)
+    loaded = pgm.load(path)
     np.testing.assert_array_equal(loaded.reconstruct(x, mean=True), vae.reconstruct(x, mean=True))
     # set_params: typed errors, all or nothing
     old = vae.params["decoder.b1"].copy()
