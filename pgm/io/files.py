@@ -10,7 +10,7 @@ is allocated:
   ``.gz`` that would inflate to gigabytes is refused after ``MAX_TEXT_BYTES + 1`` bytes);
 * ``.npz``: the uncompressed sizes in the zip directory and, per member, the ``.npy`` header's
   shape × item size (which must equal the member's size) add up to at most
-  :data:`MAX_NPZ_BYTES` (1 GiB) before any array data is read.
+  :data:`MAX_NPZ_BYTES` (256 MiB) before any array data is read.
 
 Change the limits by assigning to this module's attributes (``pgm.io.files.MAX_TEXT_BYTES =
 4 * 2**30``) or pass ``max_bytes``.  Nothing is unpickled: ``.npy`` headers are parsed here
